@@ -1,0 +1,98 @@
+"""The plain backbone: a multilayer perceptron."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["MLP"]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "softplus": nn.Softplus,
+    "elu": nn.ELU,
+}
+
+Activation = str | Callable[[], nn.Module]
+
+
+def _make_activation(activation: Activation) -> Callable[[], nn.Module]:
+    if isinstance(activation, str):
+        try:
+            return _ACTIVATIONS[activation.lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)} "
+                "or pass a callable that returns an nn.Module"
+            ) from None
+    if isinstance(activation, nn.Module):
+        raise TypeError(
+            "pass the activation's class (e.g. nn.ReLU), not an instance, so each layer gets its own"
+        )
+    if not callable(activation):
+        raise TypeError(f"activation must be a name or a callable returning an nn.Module; got {activation!r}")
+    return activation
+
+
+class MLP(nn.Module):
+    r"""A multilayer perceptron: linear layers with an activation between them.
+
+    .. math:: g(x) = W_L\,\sigma(\cdots \sigma(W_1 x + b_1) \cdots) + b_L
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of the input and output (last) dimensions.
+    hidden : sequence of int
+        Widths of the hidden layers; the lecture's default is three of 128.
+    activation : str or callable
+        ``"relu"``, ``"silu"`` (default: smooth, so derivatives of every order exist,
+        and trains like ReLU), ``"tanh"``, ``"gelu"``, ``"softplus"``, ``"elu"``, or
+        a callable returning a module, e.g. ``torch.nn.ReLU``.
+
+    Shapes
+    ------
+    ``(..., in_features) -> (..., out_features)``.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> net = symnn.MLP(3, 1, hidden=(64, 64), activation="relu")
+    >>> net(torch.rand(10, 3)).shape
+    torch.Size([10, 1])
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: Sequence[int] = (128, 128, 128),
+        activation: Activation = "silu",
+    ) -> None:
+        super().__init__()
+        sizes = [in_features, *hidden, out_features]
+        for size in sizes:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"layer sizes must be positive ints; got {sizes}")
+        make = _make_activation(activation)
+        layers: list[nn.Module] = []
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+            layers.append(nn.Linear(n_in, n_out))
+            if i < len(sizes) - 2:
+                layers.append(make())
+        self.layers = nn.Sequential(*layers)
+        self.in_features = in_features
+        self.out_features = out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"MLP expects input of shape (..., {self.in_features}); got {tuple(x.shape)}")
+        return self.layers(x)

@@ -1,0 +1,173 @@
+"""Homogeneity by normalisation: f(x) = s^k g(x / s), s = scale(x)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from symnn._checks import check_module, check_tensor
+
+__all__ = ["input_scale", "scale_normalize", "ScaleNormalize"]
+
+ScaleSpec = str | Callable[[torch.Tensor], torch.Tensor]
+_SCALES = ("sum", "norm", "max")
+
+
+def _safe_norm(x: torch.Tensor) -> torch.Tensor:
+    squared = (x * x).sum(-1)
+    # sqrt has an infinite derivative at 0; evaluate it away from 0 and select, so that
+    # the gradient (and Hessian) at x = 0 is 0 rather than NaN.
+    positive = squared > 0
+    root = torch.sqrt(torch.where(positive, squared, torch.ones_like(squared)))
+    return torch.where(positive, root, torch.zeros_like(root))
+
+
+def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
+    r"""The non-negative scale :math:`s(x)` of each row, homogeneous of degree 1.
+
+    ``"sum"``: :math:`\sum_i |x_i|` (the lecture's :math:`a+b+c` for positive
+    lengths); ``"norm"``: :math:`\lVert x \rVert_2`; ``"max"``: :math:`\max_i |x_i|`;
+    a callable: :math:`|\text{scale}(x)|`.  All are 0 only at :math:`x = 0` (a
+    callable may differ) and satisfy :math:`s(\lambda x) = \lambda s(x)` for
+    :math:`\lambda > 0`.
+
+    Parameters
+    ----------
+    x : Tensor, shape ``(..., d)``
+    scale : {"sum", "norm", "max"} or callable
+        A callable maps ``(..., d)`` to ``(...,)``.
+
+    Returns
+    -------
+    Tensor, shape ``(...,)``
+    """
+    check_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("x must have shape (..., d); got a 0-dim tensor")
+    if callable(scale):
+        s = scale(x)
+        if not isinstance(s, torch.Tensor) or s.shape != x.shape[:-1]:
+            got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+            raise ValueError(
+                f"a scale function must map (..., d) to (...,) = {tuple(x.shape[:-1])}; got {got}"
+            )
+        # A negative scale would flip the input; |s| keeps f(λx) = λ^k f(x) for λ > 0.
+        return s.abs()
+    if scale == "sum":
+        return x.abs().sum(-1)
+    if scale == "norm":
+        return _safe_norm(x)
+    if scale == "max":
+        return x.abs().amax(-1)
+    raise ValueError(f"scale must be one of {_SCALES} or a callable; got {scale!r}")
+
+
+def _check_scale_spec(scale: ScaleSpec) -> ScaleSpec:
+    if not callable(scale) and scale not in _SCALES:
+        raise ValueError(f"scale must be one of {_SCALES} or a callable; got {scale!r}")
+    return scale
+
+
+def _check_degree(degree: float) -> float:
+    if isinstance(degree, bool) or not isinstance(degree, (int, float)) or not math.isfinite(degree):
+        raise ValueError(f"degree must be a finite number; got {degree!r}")
+    return float(degree)
+
+
+def scale_normalize(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, degree: float, scale: ScaleSpec = "sum"
+) -> torch.Tensor:
+    r"""Evaluate ``fn`` on the scale-free input and restore the scale: :math:`s^k g(x/s)`.
+
+    Guarantee: :math:`f(\lambda x) = \lambda^k f(x)` for every :math:`\lambda > 0`,
+    to rounding (the normalised input :math:`x/s` is the same up to a few ulps).
+
+    At zero scale (:math:`x = 0` for the built-in scales) there is no direction to
+    normalise; the answer is the limit along rays for a bounded ``fn``, finite and
+    with a finite gradient: 0 for :math:`k > 0`, :math:`g(0)` for :math:`k = 0`, and
+    :math:`\pm\infty` (the sign of :math:`g(0)`) for :math:`k < 0`.  Negative scales
+    cannot occur: the scale is a norm, or the absolute value of a custom one.
+
+    Parameters
+    ----------
+    fn : callable
+        The network :math:`g`, mapping ``(..., d)`` to ``(..., *out)``.
+    x : Tensor, shape ``(..., d)``
+    degree : float
+        The degree of homogeneity :math:`k`.
+    scale : {"sum", "norm", "max"} or callable
+        See :func:`input_scale`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from symnn.functional import scale_normalize
+    >>> area = lambda u: u.prod(-1, keepdim=True)  # any g
+    >>> x = torch.tensor([[1.0, 2.0]])
+    >>> scale_normalize(area, 3 * x, degree=2) / scale_normalize(area, x, degree=2)
+    tensor([[9.]])
+    """
+    degree = _check_degree(degree)
+    s = input_scale(x, _check_scale_spec(scale))
+    positive = s > 0
+    # Divide by a safe stand-in where s = 0 and select afterwards: where() must never
+    # hold a NaN or inf branch, or its gradient is NaN.
+    s_safe = torch.where(positive, s, torch.ones_like(s))
+    u = torch.where(positive.unsqueeze(-1), x / s_safe.unsqueeze(-1), torch.zeros_like(x))
+    y = fn(u)
+    at_zero = 0.0 if degree > 0 else (1.0 if degree == 0 else math.inf)
+    factor = torch.where(positive, s_safe**degree, torch.full_like(s, at_zero))
+    if y.shape[: factor.ndim] != factor.shape:
+        raise ValueError(
+            f"fn must keep the leading shape {tuple(factor.shape)} of x; got output {tuple(y.shape)}"
+        )
+    return factor.reshape(factor.shape + (1,) * (y.ndim - factor.ndim)).to(y.dtype) * y
+
+
+class ScaleNormalize(nn.Module):
+    r"""Make any network homogeneous of degree :math:`k`: :math:`f(x) = s^k\,g(x/s)`.
+
+    Guarantee: :math:`f(\lambda x) = \lambda^k f(x)` for all :math:`\lambda > 0`, to
+    rounding; :math:`g` only ever sees inputs of unit scale, so a model trained on
+    small triangles is right for large ones.  At :math:`s = 0` the output is the
+    documented finite limit of :func:`~symnn.functional.scale_normalize` (0 for
+    :math:`k > 0`), never NaN.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The wrapped network :math:`g`.
+    degree : float
+        :math:`k`: 2 for an area from lengths, 1 for a length, 0 for an angle.
+    scale : {"sum", "norm", "max"} or callable
+        How :math:`s` is measured (:func:`~symnn.functional.input_scale`); the
+        lecture uses ``"sum"``, :math:`s = a + b + c`.
+
+    Shapes
+    ------
+    ``(..., d) -> (..., *out)``.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> tri = symnn.ScaleNormalize(symnn.PermutationSort(symnn.MLP(3, 1)), degree=2).double()
+    >>> x = torch.rand(5, 3, dtype=torch.float64)
+    >>> torch.allclose(tri(10 * x), 100 * tri(x))
+    True
+    """
+
+    def __init__(self, net: nn.Module, degree: float, scale: ScaleSpec = "sum") -> None:
+        super().__init__()
+        self.net = check_module(net)
+        self.degree = _check_degree(degree)
+        self.scale = _check_scale_spec(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scale_normalize(self.net, x, self.degree, self.scale)
+
+    def extra_repr(self) -> str:
+        scale = self.scale if isinstance(self.scale, str) else getattr(self.scale, "__name__", "custom")
+        return f"degree={self.degree:g}, scale={scale!r}"

@@ -1,0 +1,498 @@
+"""Symmetries: a group acting on a model's input and output.
+
+A :class:`Symmetry` says how one group element ``g`` transforms the input ``x`` of
+a model and its output ``y``.  Every kind of bias in symnn (augmentation, penalty,
+layers, tests) takes the same object, so the knowledge is written once.
+
+Elements are whatever a symmetry finds convenient; the built-in ones use tensors
+(a sign, a scale, an index vector, a 3x3 matrix) or tuples of them for products.
+Their actions broadcast: an element whose tensors carry leading batch dimensions
+(see :meth:`Symmetry.sample_rows`) acts on each row of ``x`` with its own element.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from symnn._checks import check_tensor
+from symnn._wigner import apply_irreps_rotation, parse_irreps
+
+__all__ = [
+    "InfiniteGroupError",
+    "Symmetry",
+    "Parity",
+    "Permutation",
+    "Scaling",
+    "Rotation",
+    "ProductSymmetry",
+]
+
+Element = Any
+
+# Listing n! permutations is fine for small n; past this it is a memory bomb, not a group.
+_MAX_LISTED_ELEMENTS = 40_320  # 8!
+
+
+class InfiniteGroupError(ValueError):
+    """Raised when all elements of an infinite group are asked for."""
+
+
+def _check_count(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"the number of elements must be a non-negative int; got {n!r}")
+    return n
+
+
+def _batch_shape(shape: int | Sequence[int]) -> tuple[int, ...]:
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+class Symmetry:
+    r"""A group acting on a model's input and output.
+
+    Subclass it by giving the two actions and a sampler; finite groups also list
+    their elements and inverses.  A model ``f`` is *equivariant* under the symmetry
+    when, for every element :math:`g`,
+
+    .. math:: f(g \cdot x) = \rho(g)\, f(x),
+
+    where :math:`g \cdot x` is :meth:`act_input` and :math:`\rho(g)\,y` is
+    :meth:`act_output`.  Invariance is the case :math:`\rho(g) = 1`.
+
+    Methods to give
+    ---------------
+    ``act_input(g, x)``, ``act_output(g, y)``
+        The element ``g`` applied to every row of ``x`` (resp. ``y``).
+    ``sample(n, generator=None)``
+        ``n`` random elements, as a list; reproducible for a seeded
+        :class:`torch.Generator`.
+    ``elements()`` and ``inverse(g)``
+        Finite groups only: every element, and the inverse of one.
+
+    Products of symmetries that act together are written ``sym1 * sym2``.
+
+    Examples
+    --------
+    A user-defined symmetry: time reversal of a trajectory, with a velocity output
+    that changes sign.
+
+    >>> import torch, symnn
+    >>> class TimeReversal(symnn.Symmetry):
+    ...     is_finite = True
+    ...     def elements(self):
+    ...         return [False, True]
+    ...     def sample(self, n, generator=None):
+    ...         flips = torch.rand(n, generator=generator) < 0.5
+    ...         return [bool(f) for f in flips]
+    ...     def inverse(self, g):
+    ...         return g
+    ...     def act_input(self, g, x):
+    ...         return x.flip(-1) if g else x
+    ...     def act_output(self, g, y):
+    ...         return -y if g else y
+    >>> sym = TimeReversal()
+    >>> sym.act_input(True, torch.tensor([1.0, 2.0, 3.0]))
+    tensor([3., 2., 1.])
+    """
+
+    #: Whether the group is finite, so that :meth:`elements` lists it.
+    is_finite: bool = False
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[Element]:
+        """Draw ``n`` random group elements.
+
+        Parameters
+        ----------
+        n : int
+            How many elements.
+        generator : torch.Generator, optional
+            A CPU generator; the same seed gives the same elements.
+
+        Returns
+        -------
+        list
+            ``n`` elements, each accepted by :meth:`act_input` and :meth:`act_output`.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define sample()")
+
+    def elements(self) -> list[Element]:
+        """Every element of a finite group, the identity first.
+
+        Raises
+        ------
+        InfiniteGroupError
+            For an infinite group (a subclass of :class:`ValueError`).
+        """
+        raise InfiniteGroupError(
+            f"{self!r} is an infinite group, so its elements cannot be listed; "
+            "sample a few with .sample(n) instead"
+        )
+
+    def inverse(self, g: Element) -> Element:
+        """The inverse element :math:`g^{-1}`."""
+        raise NotImplementedError(f"{type(self).__name__} does not define inverse()")
+
+    def act_input(self, g: Element, x: torch.Tensor) -> torch.Tensor:
+        r"""Apply :math:`g` to every row of the input, :math:`x \mapsto g \cdot x`."""
+        raise NotImplementedError(f"{type(self).__name__} does not define act_input()")
+
+    def act_output(self, g: Element, y: torch.Tensor) -> torch.Tensor:
+        r"""Apply :math:`\rho(g)` to every row of the output, :math:`y \mapsto \rho(g)\,y`."""
+        raise NotImplementedError(f"{type(self).__name__} does not define act_output()")
+
+    def sample_rows(
+        self, batch_shape: int | Sequence[int], generator: torch.Generator | None = None
+    ) -> Element:
+        """One random element per row, stacked so the actions apply row by row.
+
+        ``act_input(sample_rows(x.shape[:-1]), x)`` transforms each row of ``x``
+        with its own element.  Built-in symmetries support this; a user-defined
+        one that does not raises :class:`NotImplementedError`, and callers fall
+        back to one element per copy of the batch.
+
+        Parameters
+        ----------
+        batch_shape : int or tuple of int
+            The leading shape of the inputs, e.g. ``x.shape[:-1]``.
+        generator : torch.Generator, optional
+            A CPU generator for reproducible draws.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not define sample_rows()")
+
+    @property
+    def order(self) -> int | float:
+        """The number of elements: an int for a finite group, ``math.inf`` otherwise."""
+        return len(self.elements()) if self.is_finite else math.inf
+
+    def __mul__(self, other: Symmetry) -> ProductSymmetry:
+        if not isinstance(other, Symmetry):
+            return NotImplemented
+        return ProductSymmetry(self, other)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _as_scalar_element(g: Any) -> torch.Tensor:
+    """A sign or scale element as a float64 tensor (0-dim, or one per row)."""
+    return g if isinstance(g, torch.Tensor) else torch.tensor(float(g), dtype=torch.float64)
+
+
+def _scale_rows(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Multiply each row of ``x`` by ``g``: ``g`` is 0-dim or has x's leading shape."""
+    return x * g.to(dtype=x.dtype, device=x.device).unsqueeze(-1)
+
+
+class Parity(Symmetry):
+    r"""Point reflection :math:`x \mapsto -x`, with an odd or even output.
+
+    Elements are the signs :math:`\pm 1`; the output transforms as
+    :math:`y \mapsto \text{sign}\cdot y` under the reflection, so
+
+    - ``Parity(sign=-1)``: odd models, :math:`f(-x) = -f(x)`;
+    - ``Parity(sign=+1)``: even models, :math:`f(-x) = f(x)`.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> sym = symnn.Parity(sign=-1)
+    >>> [float(g) for g in sym.elements()]
+    [1.0, -1.0]
+    >>> sym.act_output(torch.tensor(-1.0), torch.tensor([[2.0]]))
+    tensor([[-2.]])
+    """
+
+    is_finite = True
+
+    def __init__(self, sign: int = -1) -> None:
+        if sign not in (-1, 1):
+            raise ValueError(f"Parity sign must be -1 (odd) or +1 (even); got {sign!r}")
+        self.sign = int(sign)
+
+    def elements(self) -> list[torch.Tensor]:
+        return [torch.tensor(1.0, dtype=torch.float64), torch.tensor(-1.0, dtype=torch.float64)]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        return list(self.sample_rows(_check_count(n), generator).unbind(0))
+
+    def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
+        coin = torch.rand(_batch_shape(batch_shape), generator=generator, dtype=torch.float64)
+        return torch.where(coin < 0.5, -1.0, 1.0).to(torch.float64)
+
+    def inverse(self, g):
+        return g
+
+    def act_input(self, g, x):
+        return _scale_rows(_as_scalar_element(g), check_tensor(x, "x", floating=False))
+
+    def act_output(self, g, y):
+        y = check_tensor(y, "y", floating=False)
+        return _scale_rows(_as_scalar_element(g), y) if self.sign == -1 else y
+
+    def __repr__(self) -> str:
+        return f"Parity(sign={self.sign:+d})"
+
+
+class Permutation(Symmetry):
+    r"""Permutations of the last dimension of the input.
+
+    An element is an index tensor ``p`` of shape ``(n,)``; it acts by
+    :math:`(P x)_i = x_{p_i}`.  The output is
+
+    - unchanged (``equivariant=False``, the default): invariant models,
+      :math:`f(Px) = f(x)`;
+    - permuted the same way (``equivariant=True``): :math:`f(Px) = P f(x)`, for
+      models with one output per input slot.
+
+    Parameters
+    ----------
+    n : int
+        The size of the permuted dimension.
+    equivariant : bool
+        Whether the output is permuted too.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> sym = symnn.Permutation(3)
+    >>> len(sym.elements())
+    6
+    >>> sym.act_input(torch.tensor([2, 0, 1]), torch.tensor([10.0, 20.0, 30.0]))
+    tensor([30., 10., 20.])
+    """
+
+    is_finite = True
+
+    def __init__(self, n: int, equivariant: bool = False) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"Permutation size must be a positive int; got {n!r}")
+        self.n = n
+        self.equivariant = bool(equivariant)
+
+    @property
+    def order(self) -> int:
+        return math.factorial(self.n)
+
+    def elements(self) -> list[torch.Tensor]:
+        if self.order > _MAX_LISTED_ELEMENTS:
+            raise ValueError(
+                f"Permutation({self.n}) has {self.order} elements, more than the "
+                f"{_MAX_LISTED_ELEMENTS} symnn lists; sample some with .sample(k)"
+            )
+        return [torch.tensor(p) for p in itertools.permutations(range(self.n))]
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        return list(self.sample_rows(_check_count(n), generator).unbind(0))
+
+    def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
+        # argsort of i.i.d. uniforms is a uniformly random permutation, batched.
+        keys = torch.rand((*_batch_shape(batch_shape), self.n), generator=generator)
+        return keys.argsort(dim=-1)
+
+    def inverse(self, g):
+        return torch.as_tensor(g).argsort(dim=-1)
+
+    def _permute(self, g, t: torch.Tensor, what: str) -> torch.Tensor:
+        t = check_tensor(t, what, floating=False)
+        if t.ndim == 0 or t.shape[-1] != self.n:
+            raise ValueError(
+                f"{self!r} permutes a last dimension of size {self.n}; got {what} of shape {tuple(t.shape)}"
+            )
+        index = torch.as_tensor(g, device=t.device)
+        if index.ndim == 1:
+            return t[..., index]
+        return t.gather(-1, index.expand(t.shape))
+
+    def act_input(self, g, x):
+        return self._permute(g, x, "x")
+
+    def act_output(self, g, y):
+        return self._permute(g, y, "y") if self.equivariant else check_tensor(y, "y", floating=False)
+
+    def __repr__(self) -> str:
+        extra = ", equivariant=True" if self.equivariant else ""
+        return f"Permutation({self.n}{extra})"
+
+
+class Scaling(Symmetry):
+    r"""Positive rescaling :math:`x \mapsto s\,x` with :math:`y \mapsto s^k y`.
+
+    Models with this symmetry are homogeneous of degree :math:`k`:
+    :math:`f(s x) = s^k f(x)` for all :math:`s > 0`.  Random scales are drawn
+    log-uniformly from ``scale_range``.
+
+    Parameters
+    ----------
+    degree : float
+        The degree :math:`k` of homogeneity (2 for an area from lengths).
+    scale_range : (float, float)
+        The interval random scales are drawn from, both ends positive.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> sym = symnn.Scaling(degree=2)
+    >>> sym.act_output(torch.tensor(3.0), torch.tensor([[1.0]]))
+    tensor([[9.]])
+    """
+
+    def __init__(self, degree: float = 1.0, scale_range: tuple[float, float] = (0.5, 2.0)) -> None:
+        low, high = (float(v) for v in scale_range)
+        if not (0.0 < low <= high < math.inf):
+            raise ValueError(f"scale_range must satisfy 0 < low <= high < inf; got {scale_range!r}")
+        if not math.isfinite(float(degree)):
+            raise ValueError(f"degree must be a finite number; got {degree!r}")
+        self.degree = float(degree)
+        self.scale_range = (low, high)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        return list(self.sample_rows(_check_count(n), generator).unbind(0))
+
+    def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
+        low, high = (math.log(v) for v in self.scale_range)
+        u = torch.rand(_batch_shape(batch_shape), generator=generator, dtype=torch.float64)
+        return torch.exp(low + (high - low) * u)
+
+    def inverse(self, g):
+        return 1.0 / _as_scalar_element(g)
+
+    def act_input(self, g, x):
+        return _scale_rows(_as_scalar_element(g), check_tensor(x, "x", floating=False))
+
+    def act_output(self, g, y):
+        return _scale_rows(_as_scalar_element(g) ** self.degree, check_tensor(y, "y", floating=False))
+
+    def __repr__(self) -> str:
+        return f"Scaling(degree={self.degree:g}, scale_range={self.scale_range})"
+
+
+class Rotation(Symmetry):
+    r"""Rotations :math:`R \in SO(3)` acting through e3nn irreps.
+
+    The input transforms as :math:`x \mapsto D_\text{in}(R)\,x` and the output as
+    :math:`y \mapsto D_\text{out}(R)\,y`, with :math:`D` the Wigner matrices of the
+    given irreps (in e3nn's basis).  Elements are ``(3, 3)`` rotation matrices,
+    drawn uniformly (Haar measure) from normalized Gaussian quaternions.
+
+    symnn computes :math:`D` itself in the input's dtype to rounding (e3nn's own
+    ``D_from_matrix`` is accurate to about 1e-6 only, which would hide errors in a
+    float64 equivariance check); it agrees with e3nn's to that accuracy.
+
+    Parameters
+    ----------
+    irreps_in, irreps_out : str or e3nn.o3.Irreps
+        E.g. ``"1o"`` for a vector, ``"0e"`` for a scalar, ``"2x1o + 0e"``.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> sym = symnn.Rotation("1o", "0e")   # a vector in, a scalar out
+    >>> R = sym.sample(1, torch.Generator().manual_seed(0))[0]
+    >>> x = torch.randn(5, 3, dtype=torch.float64)
+    >>> torch.allclose(sym.act_input(R, x).norm(dim=-1), x.norm(dim=-1))
+    True
+    """
+
+    def __init__(self, irreps_in: Any, irreps_out: Any) -> None:
+        self.irreps_in = parse_irreps(irreps_in)
+        self.irreps_out = parse_irreps(irreps_out)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        return list(self.sample_rows(_check_count(n), generator).unbind(0))
+
+    def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
+        from e3nn.o3 import quaternion_to_matrix
+
+        # A normalized 4D Gaussian is uniform on S^3, i.e. a Haar-random rotation.
+        q = torch.randn((*_batch_shape(batch_shape), 4), generator=generator, dtype=torch.float64)
+        return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+
+    def inverse(self, g):
+        return torch.as_tensor(g).transpose(-1, -2)
+
+    def act_input(self, g, x):
+        return apply_irreps_rotation(self.irreps_in, g, check_tensor(x, "x", floating=False), "x")
+
+    def act_output(self, g, y):
+        return apply_irreps_rotation(self.irreps_out, g, check_tensor(y, "y", floating=False), "y")
+
+    def __repr__(self) -> str:
+        return f'Rotation("{self.irreps_in}", "{self.irreps_out}")'
+
+
+class ProductSymmetry(Symmetry):
+    r"""Several symmetries acting together: :math:`g = (g_1, \dots, g_m)`.
+
+    Written ``sym1 * sym2``.  The element acts by applying each factor's action
+    in turn, on the input and on the output; the factors should commute (they do
+    for the built-in ones, e.g. ``Permutation(3) * Scaling(degree=2)``).  The
+    product is finite when every factor is, and lists the Cartesian product of
+    their elements.
+
+    Examples
+    --------
+    >>> import symnn
+    >>> sym = symnn.Permutation(3) * symnn.Parity(-1)
+    >>> sym.order
+    12
+    """
+
+    def __init__(self, *factors: Symmetry) -> None:
+        flat: list[Symmetry] = []
+        for f in factors:
+            if not isinstance(f, Symmetry):
+                raise TypeError(f"a product takes Symmetry objects; got {type(f).__name__}")
+            flat.extend(f.factors if isinstance(f, ProductSymmetry) else [f])
+        if not flat:
+            raise ValueError("a product needs at least one symmetry")
+        self.factors: tuple[Symmetry, ...] = tuple(flat)
+
+    @property
+    def is_finite(self) -> bool:  # type: ignore[override]
+        return all(f.is_finite for f in self.factors)
+
+    @property
+    def order(self) -> int | float:
+        return math.prod(f.order for f in self.factors)
+
+    def elements(self) -> list[tuple]:
+        if not self.is_finite:
+            return super().elements()
+        if self.order > _MAX_LISTED_ELEMENTS:
+            raise ValueError(f"{self!r} has {self.order} elements, too many to list")
+        return list(itertools.product(*(f.elements() for f in self.factors)))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> list[tuple]:
+        n = _check_count(n)
+        return list(zip(*(f.sample(n, generator) for f in self.factors)))
+
+    def sample_rows(self, batch_shape, generator=None) -> tuple:
+        return tuple(f.sample_rows(batch_shape, generator) for f in self.factors)
+
+    def _split(self, g) -> tuple:
+        if not isinstance(g, tuple) or len(g) != len(self.factors):
+            raise ValueError(
+                f"an element of {self!r} is a tuple of {len(self.factors)} factor elements; got {g!r}"
+            )
+        return g
+
+    def inverse(self, g):
+        return tuple(f.inverse(gi) for f, gi in zip(self.factors, self._split(g)))
+
+    def act_input(self, g, x):
+        for f, gi in zip(self.factors, self._split(g)):
+            x = f.act_input(gi, x)
+        return x
+
+    def act_output(self, g, y):
+        for f, gi in zip(self.factors, self._split(g)):
+            y = f.act_output(gi, y)
+        return y
+
+    def __repr__(self) -> str:
+        return " * ".join(repr(f) for f in self.factors)

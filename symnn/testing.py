@@ -1,0 +1,238 @@
+r"""Check a model's symmetry: the largest relative violation over group elements.
+
+For a model :math:`f`, a :class:`~symnn.Symmetry` and inputs :math:`x_i`, the
+violation at element :math:`g` and row :math:`i` is
+
+.. math::
+
+    e_{g,i} = \frac{\lVert f(g \cdot x)_i - \rho(g) f(x)_i \rVert}
+                   {\max(\lVert \rho(g) f(x)_i \rVert, \text{floor})}
+
+with :math:`0/0 := 0`.  The group action and the comparison run in float64, so a
+float32 model is judged by its own rounding, not the checker's: :math:`g \cdot x`
+is computed in float64 and rounded once to the model's input dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from symnn._symmetry import Symmetry
+
+__all__ = ["equivariance_error", "assert_equivariant", "default_rtol"]
+
+_DEFAULT_RTOL = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 3e-2}
+
+
+def default_rtol(dtype: torch.dtype) -> float:
+    """The tolerance :func:`assert_equivariant` uses when none is given."""
+    return _DEFAULT_RTOL.get(dtype, 1e-4)
+
+
+@dataclass
+class _Worst:
+    error: float
+    element: Any
+    element_index: int
+    row: int
+    x_row: torch.Tensor
+    transformed_out: torch.Tensor
+    expected_out: torch.Tensor
+    output_dtype: torch.dtype
+
+
+def _rows(t: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """``t`` as ``(n_rows, -1)`` when it has one row per input row, else one row."""
+    if n_rows > 0 and t.numel() > 0 and t.numel() % n_rows == 0:
+        return t.reshape(n_rows, -1)
+    return t.reshape(1, -1)
+
+
+def _elements_to_try(
+    sym: Symmetry, elements: Sequence[Any] | None, n_elements: int, generator: torch.Generator | None
+) -> list[Any]:
+    if elements is not None:
+        return list(elements)
+    if sym.is_finite:
+        return list(sym.elements())
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    return list(sym.sample(n_elements, generator))
+
+
+def _worst_violation(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    sym: Symmetry,
+    x: torch.Tensor,
+    elements: Sequence[Any] | None,
+    n_elements: int,
+    generator: torch.Generator | None,
+    floor: float,
+) -> _Worst:
+    if not isinstance(sym, Symmetry):
+        raise TypeError(f"sym must be a symnn.Symmetry; got {type(sym).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
+    if floor < 0:
+        raise ValueError(f"floor must be non-negative; got {floor}")
+    x = x.detach()
+    n_rows = x[..., 0].numel() if x.ndim > 0 else 1
+    x64 = x.to(torch.float64)
+    out = model(x).detach()
+    output_dtype = out.dtype
+    out = out.to(torch.float64)
+    worst = None
+    for k, g in enumerate(_elements_to_try(sym, elements, n_elements, generator)):
+        transformed_out = model(sym.act_input(g, x64).to(x.dtype)).detach().to(torch.float64)
+        expected_out = sym.act_output(g, out)
+        if transformed_out.shape != expected_out.shape:
+            raise ValueError(
+                f"f(g·x) has shape {tuple(transformed_out.shape)} but ρ(g) f(x) has shape "
+                f"{tuple(expected_out.shape)}: the symmetry's output action does not fit the model"
+            )
+        diff = _rows(transformed_out - expected_out, n_rows).norm(dim=-1)
+        scale = _rows(expected_out, n_rows).norm(dim=-1).clamp_min(floor)
+        # 0/0 means both sides are exactly zero: no violation.  NaN anywhere else stays NaN.
+        err = torch.where((diff == 0) & (scale == 0), 0.0, diff / scale)
+        if torch.isnan(err).any():
+            row = int(torch.isnan(err).nonzero()[0, 0])
+            value = float("nan")
+        else:
+            row = int(err.argmax())
+            value = float(err[row])
+        if worst is None or not (value <= worst.error):
+            worst = _Worst(
+                value,
+                g,
+                k,
+                row,
+                x.reshape(n_rows, -1)[row] if n_rows > 1 else x,
+                _rows(transformed_out, n_rows)[row],
+                _rows(expected_out, n_rows)[row],
+                output_dtype,
+            )
+            if value != value:  # NaN: nothing can be worse
+                break
+    if worst is None:
+        raise ValueError("no group elements to check")
+    return worst
+
+
+def equivariance_error(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    sym: Symmetry,
+    x: torch.Tensor,
+    *,
+    elements: Sequence[Any] | None = None,
+    n_elements: int = 16,
+    generator: torch.Generator | None = None,
+    floor: float = 0.0,
+) -> float:
+    r"""The largest relative symmetry violation of ``model`` over the elements tried.
+
+    .. math::
+
+        \max_{g, i} \frac{\lVert f(g \cdot x)_i - \rho(g) f(x)_i \rVert}
+                         {\max(\lVert \rho(g) f(x)_i \rVert, \text{floor})}
+
+    Parameters
+    ----------
+    model : callable
+        Maps a ``(..., d)`` batch to outputs with the same leading shape.
+    sym : Symmetry
+        The symmetry the model should have.
+    x : Tensor, shape ``(..., d)``
+        Inputs; the model sees them in their own dtype.
+    elements : sequence, optional
+        The elements to try.  Default: every element of a finite group, or
+        ``n_elements`` drawn with ``generator`` (seed 0 when not given).
+    n_elements : int
+        How many elements to draw from an infinite group.
+    generator : torch.Generator, optional
+        For drawing elements.
+    floor : float
+        Output norms below ``floor`` count as ``floor``, so that outputs that
+        should be zero are judged absolutely.
+
+    Returns
+    -------
+    float
+        0.0 for an exact symmetry; ``nan`` when the model returns NaN.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> torch.manual_seed(0) and None
+    >>> odd = symnn.Odd(symnn.MLP(1, 1))
+    >>> symnn.testing.equivariance_error(odd, symnn.Parity(-1), torch.randn(100, 1))
+    0.0
+    """
+    return _worst_violation(model, sym, x, elements, n_elements, generator, floor).error
+
+
+def assert_equivariant(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    sym: Symmetry,
+    x: torch.Tensor,
+    *,
+    rtol: float | None = None,
+    elements: Sequence[Any] | None = None,
+    n_elements: int = 16,
+    generator: torch.Generator | None = None,
+    floor: float = 0.0,
+) -> float:
+    """Raise :class:`AssertionError` unless :func:`equivariance_error` is at most ``rtol``.
+
+    The message names the group element and the input row that failed, with the
+    two outputs that should have been equal.
+
+    Parameters
+    ----------
+    rtol : float, optional
+        The largest allowed relative violation; ``0.0`` demands exactness.
+        Default: :func:`default_rtol` of the model's output dtype (1e-10 for
+        float64, 1e-4 for float32).
+    model, sym, x, elements, n_elements, generator, floor
+        As for :func:`equivariance_error`.
+
+    Returns
+    -------
+    float
+        The error, when the check passes.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> net = symnn.PermutationSort(symnn.MLP(3, 1)).double()
+    >>> symnn.testing.assert_equivariant(net, symnn.Permutation(3), torch.rand(50, 3).double())
+    0.0
+    """
+    worst = _worst_violation(model, sym, x, elements, n_elements, generator, floor)
+    if rtol is None:
+        rtol = default_rtol(worst.output_dtype)
+    if worst.error <= rtol:
+        return worst.error
+    raise AssertionError(
+        f"{_name(model)} is not equivariant under {sym!r}: relative error {worst.error:.3e} "
+        f"> rtol {rtol:.1e}\n"
+        f"  element #{worst.element_index}: g = {_show(worst.element)}\n"
+        f"  input row {worst.row}: x = {_show(worst.x_row)}\n"
+        f"  f(g·x)  = {_show(worst.transformed_out)}\n"
+        f"  ρ(g)f(x) = {_show(worst.expected_out)}"
+    )
+
+
+def _name(model: Any) -> str:
+    return type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "model")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    if isinstance(value, torch.Tensor):
+        return str(value.detach().cpu().tolist())
+    return repr(value)
