@@ -5,9 +5,11 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, testing
+from symnn import functional, pinn, testing
+from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
+from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
 from symnn._permutation import PermutationSort
 from symnn._residual import PhysicsResidual
 from symnn._scale import ScaleNormalize
@@ -43,7 +45,15 @@ __all__ = [
     "SO3Exp",
     "PhysicsResidual",
     "MLP",
+    # biases
+    "augment",
+    "RandomAction",
+    "AugmentedDataset",
+    "symmetry_penalty",
+    "SymmetryPenalty",
+    "SymmetryPenaltySum",
     # submodules
     "functional",
+    "pinn",
     "testing",
 ]
