@@ -5,7 +5,7 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, pinn, testing
+from symnn import functional, pinn, priors, testing
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
@@ -55,5 +55,6 @@ __all__ = [
     # submodules
     "functional",
     "pinn",
+    "priors",
     "testing",
 ]

@@ -9,6 +9,7 @@ from symnn._permutation import sort_canonical
 from symnn._scale import input_scale, scale_normalize
 from symnn._so3 import hat, so3_exp, so3_log, vee
 from symnn._symmetrize import order_free_mean, symmetrize
+from symnn.priors._heron_area import heron_area
 
 __all__ = [
     "odd_part",
@@ -22,4 +23,5 @@ __all__ = [
     "vee",
     "so3_exp",
     "so3_log",
+    "heron_area",
 ]

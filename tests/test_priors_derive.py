@@ -1,0 +1,185 @@
+"""symnn.priors.derive: model forms from symmetries, degree and zero sets."""
+
+import itertools
+
+import pytest
+import sympy
+
+import symnn
+from symnn.priors import Derivation, derive
+
+a, b, c, x, y, z = sympy.symbols("a b c x y z")
+HERON_P = (a + b + c) * (a + b - c) * (a - b + c) * (-a + b + c)
+DEGENERATE = [{c: a + b}, {b: a + c}, {a: b + c}]
+
+
+def is_zero(expr):
+    return sympy.expand(expr) == 0
+
+
+def test_triangle_constraints_leave_heron_with_one_constant():
+    d = derive([a, b, c], 4, symmetries=[symnn.Permutation(3)], zero_sets=DEGENERATE)
+    (C,) = d.constants
+    assert is_zero(d.expr - C * HERON_P)
+    assert [(s.free_before, s.free_after) for s in d.steps] == [(15, 10), (10, 6), (6, 3), (3, 1)]
+    assert not d.is_trivial
+
+
+@pytest.mark.parametrize(
+    "zero_sets",
+    [
+        [sympy.Eq(c, a + b), sympy.Eq(b, a + c), sympy.Eq(a, b + c)],
+        [a + b - c, a - b + c, -a + b + c],  # as expressions: "divisible by"
+        [{c: a + b}],  # with the symmetry, one degenerate case implies the others
+    ],
+    ids=["Eq", "expressions", "one-case"],
+)
+def test_every_way_of_declaring_the_triangle_gives_the_same_form(zero_sets):
+    d = derive([a, b, c], 4, symmetries=[("symmetric", [a, b, c])], zero_sets=zero_sets)
+    assert is_zero(d.expr - d.constants[0] * HERON_P)
+
+
+def test_odd_cubic_keeps_the_odd_terms():
+    d = derive([x], 3, homogeneous=False, symmetries=[("odd", [x])])
+    C1, C2 = d.constants
+    assert d.expr == C1 * x + C2 * x**3
+    assert [s.removed for s in d.steps] == [2]
+
+
+def test_even_and_parity_object_agree():
+    by_tuple = derive([x], 4, homogeneous=False, symmetries=[("even", [x])])
+    by_object = derive([x], 4, homogeneous=False, symmetries=[symnn.Parity(+1)])
+    assert by_tuple.expr == by_object.expr
+    assert by_tuple.basis == (sympy.Integer(1), x**2, x**4)
+
+
+def test_degree_six_with_several_zero_sets_and_both_symmetries():
+    d = derive(
+        [x, y, z],
+        6,
+        homogeneous=False,
+        zero_sets=[{x: 0}, {y: z}],
+        symmetries=[("symmetric", [y, z]), ("even", [x])],
+    )
+    # By hand: x² (y - z)² times any polynomial of degree <= 2 that is even in x and
+    # symmetric in (y, z): 1, y + z, x², (y + z)², yz -- five constants.
+    assert len(d.constants) == 5
+    assert [s.free_before for s in d.steps] == [84, 56, 35, 13]
+    for q in d.basis:
+        assert is_zero(q.subs(x, 0))
+        assert is_zero(q.subs(y, z))
+        assert is_zero(q - q.subs({y: z, z: y}, simultaneous=True))
+        assert is_zero(q - q.subs(x, -x))
+    assert is_zero(sympy.div(d.expr, x**2 * (y - z) ** 2, x, y, z)[1])
+
+
+def test_symmetric_sextic_vanishing_on_degenerate_triangles():
+    d = derive([a, b, c], 6, symmetries=[symnn.Permutation(3)], zero_sets=DEGENERATE)
+    # p = (a+b-c)(a-b+c)(-a+b+c) q with q symmetric of degree 3: e1³, e1 e2, e3.
+    assert len(d.constants) == 3
+    cubic = (a + b - c) * (a - b + c) * (-a + b + c)
+    for q in d.basis:
+        assert sympy.div(q, cubic, a, b, c)[1] == 0
+        for perm in itertools.permutations([a, b, c]):
+            assert is_zero(q - q.subs(dict(zip([a, b, c], perm)), simultaneous=True))
+    # A homogeneous sextic is even by itself: the parity constraint removes nothing.
+    even = derive([a, b, c], 6, symmetries=[symnn.Permutation(3) * symnn.Parity(+1)], zero_sets=DEGENERATE)
+    assert even.steps[-1].removed == 0
+    assert len(even.constants) == 3
+
+
+def test_impossible_constraints_are_an_answer_not_an_error():
+    d = derive([a, b, c], 6, symmetries=[symnn.Parity(-1)])  # an odd form of even degree
+    assert d.is_trivial
+    assert d.expr == 0
+    assert d.constants == () and d.basis == ()
+    assert d.steps[-1].free_after == 0
+    assert "no non-zero form satisfies" in str(d.steps[-1])
+    assert "no non-zero form satisfies" in str(d)
+
+
+def test_constraints_after_a_trivial_step_remove_nothing():
+    d = derive([a, b], 1, zero_sets=[{a: 0}, {b: 0}], symmetries=[("symmetric", [a, b])])
+    assert [s.free_after for s in d.steps] == [1, 0, 0]
+    assert d.is_trivial
+
+
+def test_antisymmetry_gives_the_vandermonde_product():
+    d = derive([a, b, c], 3, symmetries=[("antisymmetric", [a, b, c])])
+    (C,) = d.constants
+    assert is_zero(d.expr**2 - C**2 * ((a - b) * (a - c) * (b - c)) ** 2)
+
+
+def test_substitution_symmetries():
+    swap_sign = derive([x, y], 1, symmetries=[({x: y, y: x}, -1)])
+    assert is_zero(swap_sign.basis[0] ** 2 - (x - y) ** 2)
+    quarter_turn = derive([x, y], 2, symmetries=[{x: -y, y: x}])
+    assert quarter_turn.basis == (x**2 + y**2,)
+
+
+def test_result_is_the_sum_of_constants_times_basis_with_tidy_integers():
+    d = derive([x, y, z], 4, homogeneous=False, symmetries=[symnn.Permutation(3)], zero_sets=[x + y + z])
+    assert is_zero(d.expr - sum(C * q for C, q in zip(d.constants, d.basis)))
+    ones = dict.fromkeys([x, y, z], 1)
+    for q in d.basis:
+        coefficients = sympy.Poly(q, x, y, z).coeffs()
+        assert all(v.is_Integer for v in coefficients)
+        assert sympy.igcd(*coefficients) == 1
+        assert q.subs(ones) > 0 or (q.subs(ones) == 0 and coefficients[0] > 0)
+
+
+def test_constant_names_follow_the_prefix():
+    assert [str(C) for C in derive([x], 3, homogeneous=False, constant_prefix="k").constants] == [
+        "k1",
+        "k2",
+        "k3",
+        "k4",
+    ]
+    assert [str(C) for C in derive([x], 2, constant_prefix="k").constants] == ["k"]
+
+
+def test_str_records_each_constraint():
+    d = derive([a, b, c], 4, symmetries=[symnn.Permutation(3)], zero_sets=[{c: a + b}])
+    text = str(d)
+    assert "homogeneous polynomial of degree 4 in (a, b, c)" in text
+    assert "vanishes where c = a + b: removed 5, 10 free" in text
+    assert "symmetric under permutations of (a, b, c)" in text
+    assert isinstance(d, Derivation) and "Derivation(expr=" in repr(d)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"symbols": "a b", "degree": 2}, TypeError, "sympy Symbol"),
+        ({"symbols": [a, a], "degree": 2}, ValueError, "twice"),
+        ({"symbols": [], "degree": 2}, ValueError, "at least one symbol"),
+        ({"symbols": [a], "degree": -1}, ValueError, "non-negative int"),
+        ({"symbols": [a], "degree": 2.0}, ValueError, "non-negative int"),
+        ({"symbols": [a, b], "degree": 2, "zero_sets": [{c: a}]}, ValueError, r"\['c'\]"),
+        ({"symbols": [a, b], "degree": 2, "zero_sets": [{a: c}]}, ValueError, r"\['c'\]"),
+        ({"symbols": [a, b], "degree": 2, "zero_sets": [{a: sympy.sqrt(b)}]}, ValueError, "polynomial"),
+        ({"symbols": [a, b], "degree": 2, "zero_sets": [{a: a + b}]}, ValueError, "both sides"),
+        ({"symbols": [a, b], "degree": 2, "zero_sets": ["a = b"]}, TypeError, "zero set"),
+        ({"symbols": [a, b], "degree": 2, "symmetries": [symnn.Permutation(3)]}, ValueError, "3 columns"),
+        (
+            {"symbols": [a, b], "degree": 2, "symmetries": [symnn.Permutation(2, True)]},
+            ValueError,
+            "equivariant",
+        ),
+        ({"symbols": [a, b], "degree": 2, "symmetries": [symnn.Scaling(2)]}, ValueError, "homogeneous"),
+        (
+            {"symbols": [a, b], "degree": 2, "symmetries": [symnn.Rotation("1o", "0e")]},
+            TypeError,
+            "substitution",
+        ),
+        ({"symbols": [a, b], "degree": 2, "symmetries": [("twisted", [a])]}, TypeError, "kind"),
+        ({"symbols": [a, b], "degree": 2, "symmetries": [("odd", [c])]}, ValueError, r"\['c'\]"),
+        ({"symbols": [a, b], "degree": 2, "symmetries": [({a: b}, 2)]}, ValueError, "sign"),
+        ({"symbols": [a, b], "degree": 2, "symmetries": symnn.Permutation(2)}, TypeError, "list"),
+        ({"symbols": [sympy.Symbol("C"), b], "degree": 2}, ValueError, "constant_prefix"),
+        ({"symbols": [a], "degree": 2, "constant_prefix": "C.1"}, ValueError, "identifier"),
+    ],
+)
+def test_bad_input_is_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        derive(**kwargs)
