@@ -204,7 +204,11 @@ def _permutation_constraint(syms: tuple[sympy.Symbol, ...], sign: int) -> _Const
 def _parity_constraint(syms: tuple[sympy.Symbol, ...], sign: int) -> _Constraint:
     kind = "odd" if sign < 0 else "even"
     flipped = {s: -s for s in syms}
-    return _Constraint(f"{kind} under {_names(syms)} -> -{_names(syms)}", (_Condition(flipped, sign),))
+    if len(syms) == 1:
+        move = f"{syms[0]} -> {-syms[0]}"
+    else:
+        move = f"{_names(syms)} -> {_names(list(flipped.values()))}"
+    return _Constraint(f"{kind} under {move}", (_Condition(flipped, sign),))
 
 
 def _substitution_constraint(mapping: dict, sign: int) -> _Constraint:

@@ -93,12 +93,13 @@ def _solve_linear(
         if s not in free
     ]
     batch = x.shape[:-1]
-    columns = [
-        torch.broadcast_to(torch.as_tensor(v, dtype=x.dtype, device=x.device), batch).reshape(-1)
-        for v in form.program([*x.unbind(-1), *fixed_values])
-    ]
+    with torch.no_grad():
+        columns = [
+            torch.broadcast_to(torch.as_tensor(v, dtype=x.dtype, device=x.device), batch).reshape(-1)
+            for v in form.program([*x.unbind(-1), *fixed_values])
+        ]
     offset, design = columns[0], torch.stack(columns[1:], dim=-1)
-    target = y.reshape(-1) ** form.root - offset
+    target = y.detach().reshape(-1) ** form.root - offset
     finite = torch.isfinite(design).all(-1) & torch.isfinite(target)
     if not bool(finite.all()):
         raise ValueError(

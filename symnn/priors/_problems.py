@@ -113,7 +113,7 @@ def spring(degree: int = 3, symbol: sympy.Symbol | None = None) -> Derivation:
     >>> print(spring())
     Derivation: polynomial of degree at most 3 in (x)
       start: 4 monomials, 4 free coefficients
-      odd under (x) -> -(x): removed 2, 2 free
+      odd under x -> -x: removed 2, 2 free
       result: C1*x + C2*x**3
       free constants: C1, C2
     """
