@@ -1,13 +1,17 @@
 """Wrap your own network in symnn layers and measure its symmetry error.
 
-Run:  python examples/wrap_your_model.py
+Run:  ``python examples/wrap_your_model.py``
 
-A plain MLP that predicts a triangle's area from its three edge lengths knows
+A plain network that predicts a triangle's area from its three edge lengths knows
 nothing of the problem's symmetries.  Wrapped in ``PermutationSort`` (edge order
 does not matter) and ``ScaleNormalize(degree=2)`` (area scales as length²), the
-same network has both symmetries exactly, before any training.
+same network has both symmetries, before any training: exactly for permutations,
+to rounding for scaling.  The figure follows one triangle through all six
+orderings of its edges and through rescalings from 1/10 to 10 times its size.
 """
 
+import matplotlib
+import matplotlib.pyplot as plt
 import torch
 
 import symnn
@@ -19,7 +23,11 @@ class MyNet(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.body = torch.nn.Sequential(
-            torch.nn.Linear(3, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)
+            torch.nn.Linear(3, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -33,9 +41,10 @@ def main() -> None:
 
     plain = MyNet().double()
     wrapped = symnn.ScaleNormalize(symnn.PermutationSort(MyNet()), degree=2).double()
+    models = {"plain MyNet": plain, "ScaleNormalize(PermutationSort(MyNet))": wrapped}
 
     print("relative symmetry error, edge permutations x rescaling (area ~ length²), float64:")
-    for name, model in [("plain MyNet", plain), ("ScaleNormalize(PermutationSort(MyNet))", wrapped)]:
+    for name, model in models.items():
         error = symnn.testing.equivariance_error(model, triangle, edges)
         print(f"  {name:40s} {error:.2e}")
 
@@ -43,6 +52,27 @@ def main() -> None:
     x = torch.linspace(-2, 2, 101, dtype=torch.float64).unsqueeze(-1)
     print("relative oddness error of Odd(MLP), f(-x) = -f(x):")
     print(f"  {'Odd(MLP)':40s} {symnn.testing.equivariance_error(spring, symnn.Parity(-1), x):.2e}")
+
+    # One triangle, (0.3, 0.5, 0.7): its six orderings, and rescalings λ x.
+    one = torch.tensor([[0.3, 0.5, 0.7]], dtype=torch.float64)
+    orderings = symnn.Permutation(3).elements()
+    scales = torch.logspace(-1, 1, 41, dtype=torch.float64)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    with torch.no_grad():
+        for name, model in models.items():
+            outputs = [model(one[:, p]).item() for p in orderings]
+            left.plot(range(6), outputs, "o-", label=name)
+            ratio = [(model(s * one) / (s**2 * model(one))).item() for s in scales]
+            right.semilogx(scales, ratio, label=name)
+    left.set_xticks(range(6), ["".join("abc"[int(i)] for i in p) for p in orderings])
+    left.set(
+        xlabel="order of the edges", ylabel="predicted area (untrained)", title="f(Px) should equal f(x)"
+    )
+    right.set(xlabel="scale λ", ylabel="f(λx) / (λ² f(x))", title="should be 1")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    if matplotlib.get_backend().lower() != "agg":  # a window where there is a display
+        plt.show()
 
 
 if __name__ == "__main__":
