@@ -54,6 +54,16 @@ def _check_elements(elements: Any) -> Elements:
     return elements
 
 
+def _all_but_identity(sym: Symmetry, who: str) -> list:
+    hint = "sample some with n_elements=k (elements=None) instead"
+    listed = finite_elements(sym, f'{who}(elements="all")', hint)
+    # The identity (listed first) adds nothing: its term is 0 against f(x), and the
+    # data loss itself against y.
+    if len(listed) < 2:
+        raise ValueError(f"{sym!r} has only the identity: there is nothing to penalise")
+    return listed[1:]
+
+
 def _copies(
     sym: Symmetry,
     x: torch.Tensor,
@@ -64,13 +74,7 @@ def _copies(
 ) -> TransformedCopies:
     n_rows = x.shape[0]
     if isinstance(elements, str):  # "all", checked
-        hint = "sample some with n_elements=k (elements=None) instead"
-        listed = finite_elements(sym, 'symmetry_penalty(elements="all")', hint)
-        # The identity (listed first) adds nothing: its term is 0 against f(x), and
-        # the data loss itself against y.
-        listed = listed[1:]
-        if not listed:
-            raise ValueError(f"{sym!r} has only the identity: there is nothing to penalise")
+        listed = _all_but_identity(sym, "symmetry_penalty")
         return TransformedCopies(sym, n_rows, elements=listed, count=len(listed))
     if elements is not None:
         return TransformedCopies(sym, n_rows, elements=list(elements), count=len(elements))
@@ -149,11 +153,13 @@ def symmetry_penalty(
         shape ``(m, N, k)`` for ``m`` elements (``m`` first, then ``model(x)``'s shape).
     chunk_size : int, optional
         Rows per forward call over the stacked copies.  Default: ``N``, one call per
-        copy.  Measured on a CPU (``benchmarks/bench_biases.py``): 6 calls of 4000
-        rows cost about 15 % less than one call of 24000 (cache, not FLOPs); and a
-        call shaped like the call that made :math:`f(x)` computes every row the same
-        way, so a symmetric model's penalty is exactly 0 (a kernel's rounding can
-        depend on where a row sits in a batch).  ``chunk_size=m * N`` makes one call.
+        copy.  Measured on a 2-core CPU (``benchmarks/bench_biases.py``, the 3x128
+        MLP at N = 4000): one call on the 20,000 rows of a full permutation orbit
+        costs 15-20 % more than five calls of 4000 (cache, not FLOPs).  And a call
+        shaped like the one that made :math:`f(x)` computes every row the same way,
+        so a symmetric model's penalty is exactly 0 (a kernel's rounding can depend
+        on where a row sits in a batch).  ``chunk_size=m * N`` makes one call, which
+        may win on a GPU or on oversubscribed cores.
     output : Tensor, optional
         ``model(x)`` when the training step has already computed it (for the data
         loss): saves a forward pass.  Not with ``y``.
@@ -278,8 +284,8 @@ class SymmetryPenalty(nn.Module):
             raise TypeError(f"weight must be a number; got {type(weight).__name__}")
         self.weight = float(weight)
         self.elements = _check_elements(elements)
-        if isinstance(elements, str):  # "all", checked
-            finite_elements(sym, 'SymmetryPenalty(elements="all")', "use n_elements=k instead")
+        # "all" is listed once here (and checked finite now, not at the first step).
+        self._listed = _all_but_identity(sym, "SymmetryPenalty") if isinstance(elements, str) else None
         self.n_elements = check_count(n_elements, "n_elements")
         self.reduction = _check_reduction(reduction)
         self.generator = generator
@@ -298,7 +304,7 @@ class SymmetryPenalty(nn.Module):
             x,
             self.sym,
             y,
-            elements=self.elements,
+            elements=self.elements if self._listed is None else self._listed,
             n_elements=self.n_elements,
             generator=self.generator,
             reduction=self.reduction,
