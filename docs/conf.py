@@ -49,7 +49,6 @@ pygments_style = "sphinx"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True
-autodoc_default_options = {"show-inheritance": False}
 
 # napoleon: numpy docstrings; "Shapes", "Methods to give" and "Call" are symnn's own sections.
 napoleon_google_docstring = False

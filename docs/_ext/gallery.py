@@ -109,11 +109,6 @@ def _page(stem: str, source: str, result: dict, figures: list[str], examples_rel
     lines += ["Output", "------", ""]
     output = result["stdout"].rstrip() or "(no output)"
     lines += [".. code-block:: none", "", _indent(output), ""]
-    lines += [
-        f"Ran in {result['seconds']:.1f} s when these docs were built "
-        "(a fresh Python process, including the imports).",
-        "",
-    ]
     lines += ["Source", "------", ""]
     lines += [f":download:`Download {stem}.py <{examples_rel}/{stem}.py>`", ""]
     lines += [f".. literalinclude:: {examples_rel}/{stem}.py", "   :language: python"]
@@ -176,6 +171,7 @@ def build_gallery(app: Sphinx) -> None:
         logger.info(f"gallery: running {script.name}")
         result = _run(script, images, stem, root, app.config.gallery_timeout)
         result["key"] = key
+        logger.info(f"gallery: {script.name} ran in {result['seconds']:.1f} s")
         cache.write_text(json.dumps(result, indent=1), encoding="utf-8")
         return result
 
