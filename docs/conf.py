@@ -83,12 +83,3 @@ gallery_header = (
     "(it opens its figure in a window, or does nothing with it on a machine without one)."
 )
 gallery_jobs = int(os.environ.get("SYMNN_DOCS_JOBS", "2"))
-
-mathjax3_config = {
-    "tex": {
-        "macros": {
-            "bR": r"\mathbb{R}",
-            "cL": r"\mathcal{L}",
-        }
-    }
-}
