@@ -1,0 +1,111 @@
+"""The harness: level selection, seeds, claims, measures, and a run of a toy problem."""
+
+import pytest
+import torch
+from _zoo_quick import run_toy
+
+import symnn
+from zoo import get_problem
+from zoo._problem import (
+    claim,
+    level_seed,
+    model_dtype,
+    relative_rms,
+    relative_symmetry_error,
+    run_problem,
+    select_levels,
+)
+
+
+@pytest.fixture(scope="module")
+def toy_run():
+    return run_toy(seed=3)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (None, ["0", "1a", "1b", "2a", "2b", "3", "3s", "4"]),
+        ("all", ["0", "1a", "1b", "2a", "2b", "3", "3s", "4"]),
+        ("3", ["3"]),
+        ("3,3s", ["3", "3s"]),
+        ("1", ["1a", "1b"]),
+        ("4, 0 ,1b", ["0", "1b", "4"]),
+        ("2,2b", ["2a", "2b"]),
+    ],
+)
+def test_select_levels_keeps_the_ladder_order(spec, expected):
+    assert select_levels(get_problem("triangle"), spec) == expected
+
+
+def test_select_levels_bare_number_selects_variants_only_when_it_is_not_a_level():
+    assert select_levels(get_problem("spring"), "4") == ["4a", "4b"]
+    assert select_levels(get_problem("rotation"), "3") == ["3"]
+
+
+@pytest.mark.parametrize("spec", ["5", "1c", "", "0,", "x"])
+def test_select_levels_names_the_levels_that_exist(spec):
+    with pytest.raises(
+        ValueError, match=r"unknown level .* for triangle; choose from 0, 1a, 1b, 2a, 2b, 3, 3s, 4"
+    ):
+        select_levels(get_problem("triangle"), spec)
+
+
+def test_level_seeds_differ_between_levels_and_seeds_but_repeat():
+    seeds = {level_seed(s, k) for s in (0, 1) for k in ("0", "1a", "3")}
+    assert len(seeds) == 6
+    assert level_seed(0, "3") == level_seed(0, "3")
+
+
+def test_relative_rms_and_model_dtype():
+    assert relative_rms(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])) == 0.0
+    assert relative_rms(torch.tensor([0.0, 0.0]), torch.tensor([3.0, 4.0])) == pytest.approx(1.0)
+    model = symnn.PhysicsResidual(torch.nn.Linear(1, 1).double(), torch.nn.Linear(1, 1), train_baseline=False)
+    assert model_dtype(model) == torch.float32  # the frozen float64 baseline does not count
+    assert model_dtype(torch.nn.Linear(1, 1).double()) == torch.float64
+
+
+def test_relative_symmetry_error_is_zero_for_odd_models_and_positive_otherwise():
+    torch.manual_seed(0)
+    x = torch.linspace(-1, 1, 33).unsqueeze(-1)
+    sym = symnn.Parity(-1)
+    assert relative_symmetry_error(symnn.Odd(symnn.MLP(1, 1)), sym, x, [torch.tensor(-1.0)]) == 0.0
+    even = symnn.Even(symnn.MLP(1, 1))  # f(-x) + f(x) = 2 f(x): relative error 2
+    assert relative_symmetry_error(even, sym, x, [torch.tensor(-1.0)]) == pytest.approx(2.0, rel=1e-6)
+
+
+def test_run_problem_trains_fits_and_compares_costs(toy_run):
+    results = toy_run.by_key()
+    assert list(results) == ["0", "1a"]
+    assert results["0"].cost_ratio == 1.0
+    assert results["1a"].cost_ratio == pytest.approx(
+        results["1a"].history.seconds / results["0"].history.seconds
+    )
+    assert len(results["0"].history.loss) == 5 and results["0"].history.monitor_epochs == [0, 2, 5]
+    assert results["1a"].history.loss == [] and results["1a"].history.monitor_values == [0.5]
+    assert [f.holds for f in toy_run.findings] == [True, None]
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    problem = get_problem("spring")
+    settings = type(problem.quick_settings)(epochs=15, n_train=50, n_test=40, n_probe=16, n_checkpoints=2)
+
+    def run(seed):
+        result = run_problem(
+            problem,
+            ["0", "2", "4b"],
+            settings=settings,
+            seed=seed,
+            device=torch.device("cpu"),
+            quick=True,
+            progress=False,
+        )
+        return [(r.evaluation.errors, r.history.loss, r.history.monitor_values) for r in result.levels]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_claim_reports_unmeasured_claims():
+    finding = claim({}, "x", ("0",), lambda r: True, lambda r: "", quick=True)
+    assert finding.holds is None and finding.quick and "needs levels 0" in finding.detail

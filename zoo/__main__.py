@@ -1,0 +1,12 @@
+"""``python -m zoo`` and the ``symnn-zoo`` command."""
+
+from __future__ import annotations
+
+import sys
+
+from zoo._cli import main
+
+__all__ = ["main"]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The ``symnn-zoo`` command line: ``list`` the problems, ``run`` one of them.
+
+Bad arguments get one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from zoo import PROBLEM_NAMES, get_problem
+
+if TYPE_CHECKING:
+    import torch
+
+# torch, symnn and the problems are imported only when a run needs them: a bad
+# command line is answered at once.
+
+__all__ = ["main", "build_parser"]
+
+PROG = "symnn-zoo"
+#: Where runs write when --out is not given (git-ignored in the repository).
+DEFAULT_OUT = Path("zoo-results")
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse would print the whole usage block
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer; got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Worked problems that measure what each way of building knowledge into a network buys.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands.add_parser("list", help="name the problems and their levels")
+    run = commands.add_parser("run", help="run a problem's ladder of levels and write its results")
+    run.add_argument("problem", choices=PROBLEM_NAMES, help="which problem")
+    run.add_argument(
+        "--levels",
+        help="comma-separated levels, e.g. 0,1,3 (1 means 1a and 1b where there is no level 1; default all)",
+    )
+    run.add_argument(
+        "--epochs", type=_positive_int, help="training epochs per level (default: the problem's setting)"
+    )
+    run.add_argument(
+        "--seed", type=_seed, default=0, help="random seed (default 0); the same seed gives the same numbers"
+    )
+    run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/PROBLEM[-quick])")
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small setting for smoke tests: each ladder well under 2 minutes",
+    )
+    run.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)")
+    run.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        help="CPU threads for torch (default 1: on a shared or small machine one thread gives steadier timings and bitwise-repeatable numbers)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    return parser
+
+
+def _list() -> int:
+    for name in PROBLEM_NAMES:
+        problem = get_problem(name)
+        print(f"{name}: {problem.summary}")
+        for level in problem.levels:
+            print(f"  {level.key:>3}  {level.bias:<11}  {level.title}")
+    return 0
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        raise UsageError(f"cannot write to output folder {str(out)!r}: {err.strerror or err}") from None
+
+
+def _device(name: str) -> torch.device:
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError(
+            f"--device cuda was requested but CUDA is not available to this torch ({torch.__version__})"
+        )
+    return torch.device(name)
+
+
+def _run(args: argparse.Namespace, command: list[str]) -> int:
+    import torch
+
+    from zoo._problem import run_problem, select_levels
+    from zoo._report import format_findings, format_table, write_report
+
+    problem = get_problem(args.problem)
+    try:
+        keys = select_levels(problem, args.levels)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    device = _device(args.device)
+    settings = problem.quick_settings if args.quick else problem.full_settings
+    if args.epochs is not None:
+        settings = replace(settings, epochs=args.epochs)
+    out = (
+        args.out if args.out is not None else DEFAULT_OUT / (problem.name + ("-quick" if args.quick else ""))
+    )
+    _check_writable(out)
+
+    mode = "quick" if args.quick else "full"
+    print(
+        f"{PROG}: {problem.name}, levels {', '.join(keys)}, {mode} mode ({settings.epochs} epochs), "
+        f"seed {args.seed}, {device}, {args.threads} thread(s) -> {out}",
+        flush=True,
+    )
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        run = run_problem(
+            problem,
+            keys,
+            settings=settings,
+            seed=args.seed,
+            device=device,
+            quick=args.quick,
+            progress=not args.no_progress,
+        )
+    finally:  # main() may be called in a process that goes on (tests, notebooks)
+        torch.set_num_threads(threads_before)
+    try:
+        written = write_report(run, out, command)
+    except OSError as err:
+        print(f"{PROG}: error: could not write the results to {str(out)!r}: {err}", file=sys.stderr)
+        return 1
+    print()
+    print(format_table(run))
+    print()
+    print(format_findings(run))
+    print(f"\nwrote {len(written)} files to {out} (results.json, results.md, figures) in {run.seconds:.1f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "list":
+            return _list()
+        return _run(args, [PROG, *argv])
+    except UsageError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `symnn-zoo list | head`
+        sys.stderr.close()
+        return 1

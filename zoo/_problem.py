@@ -1,0 +1,384 @@
+"""What a zoo problem is, and the harness that runs its ladder of levels.
+
+A problem module (``zoo/triangle.py``, ...) gives its data, its levels (one small
+function each, building and training one model), an evaluation on its test sets,
+the symmetry or constraint error it watches during training, and the claims its
+results should support.  :func:`run_problem` runs the chosen levels one after the
+other on the same data and collects everything the report needs.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import symnn
+from zoo._training import History, Trained, timed_fit, train
+
+__all__ = [
+    "Level",
+    "Evaluation",
+    "Finding",
+    "Problem",
+    "Context",
+    "LevelResult",
+    "RunResult",
+    "select_levels",
+    "claim",
+    "run_problem",
+    "relative_rms",
+    "model_dtype",
+    "relative_symmetry_error",
+]
+
+#: The kinds of bias, in the lecture's order.
+BIASES = ("none", "observation", "learning", "inductive", "physics")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One rung of a problem's ladder.
+
+    Attributes
+    ----------
+    key : str
+        The name on the command line: ``"0"``, ``"1a"``, ``"3s"``, ...
+    bias : str
+        One of :data:`BIASES`.
+    title : str
+        One line: what the level does.
+    build : callable
+        ``build(ctx) -> Trained``: builds the model and trains or fits it.
+    """
+
+    key: str
+    bias: str
+    title: str
+    build: Callable[[Context], Trained]
+
+
+@dataclass
+class Evaluation:
+    """A trained model measured on the problem's test sets.
+
+    ``errors`` holds the headline errors (the table's columns); ``metrics``
+    everything else worth recording; ``predictions`` maps a test set to
+    ``(predicted, true)`` arrays for the scatter plots; ``figure_data`` holds arrays
+    for the problem's own figures (not written to results.json).
+    """
+
+    errors: dict[str, float]
+    metrics: dict[str, float] = field(default_factory=dict)
+    predictions: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    figure_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Finding:
+    """A claim the results should support, and whether this run does.
+
+    ``holds`` is None when the run lacks a level the claim needs.  ``quick`` says
+    whether the claim is expected to hold in quick mode too (the smoke test checks
+    those).
+    """
+
+    claim: str
+    holds: bool | None
+    detail: str = ""
+    quick: bool = False
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A worked problem: data, levels, evaluation, monitor and claims.
+
+    Attributes
+    ----------
+    name, summary : str
+        The command-line name and a one-line description.
+    levels : tuple of Level
+        The ladder, in order.
+    full_settings, quick_settings
+        Frozen dataclasses with at least ``epochs``, ``lr``, ``final_lr`` and
+        ``n_checkpoints``; ``full_settings`` is the lecture's setting.
+    make_data : callable
+        ``make_data(settings, generator, device) -> data``.
+    evaluate : callable
+        ``evaluate(model, data, settings) -> Evaluation``.
+    monitor : callable
+        ``monitor(model, data, settings) -> float``: the symmetry or constraint error,
+        watched during training.
+    monitor_label : str
+        What ``monitor`` measures, for the table and the figure.
+    error_label : str
+        What ``Evaluation.errors`` measures.
+    findings : callable
+        ``findings(results, quick) -> list[Finding]``, ``results`` keyed by level.
+    error_in_percent : bool
+        Whether the table shows the errors as percentages.
+    monitor_column : str
+        The table's short header for the final value of ``monitor``.
+    baseline_level : str
+        The level whose training time the others are compared with (level 0 where
+        the ladder has one).
+    extra_figures : callable, optional
+        ``extra_figures(run, out) -> list of paths``: the problem's own figures.
+    """
+
+    name: str
+    summary: str
+    levels: tuple[Level, ...]
+    full_settings: Any
+    quick_settings: Any
+    make_data: Callable[[Any, torch.Generator, torch.device], Any]
+    evaluate: Callable[[nn.Module, Any, Any], Evaluation]
+    monitor: Callable[[nn.Module, Any, Any], float]
+    monitor_label: str
+    error_label: str
+    findings: Callable[[dict[str, LevelResult], bool], list[Finding]]
+    error_in_percent: bool = True
+    monitor_column: str = "symmetry error"
+    baseline_level: str = "0"
+    extra_figures: Callable[[RunResult, Any], list[Any]] | None = None
+
+    @property
+    def level_keys(self) -> list[str]:
+        return [level.key for level in self.levels]
+
+    def level(self, key: str) -> Level:
+        return {level.key: level for level in self.levels}[key]
+
+
+@dataclass
+class Context:
+    """What a level's ``build`` function gets: the data, the settings, and how to train.
+
+    ``generator`` is this level's own seeded generator, for every random draw during
+    training (online augmentation, sampled penalty elements).
+    """
+
+    problem: Problem
+    data: Any
+    settings: Any
+    generator: torch.Generator
+    device: torch.device
+    description: str
+    progress: bool
+
+    def train(self, model: nn.Module, loss_fn: Callable[[], torch.Tensor]) -> Trained:
+        """Train ``model`` on ``loss_fn`` with the problem's shared loop and settings."""
+        model.to(self.device)  # in place, so loss_fn's reference to model sees the move
+
+        def monitor() -> float:
+            with torch.no_grad():
+                return self.problem.monitor(model, self.data, self.settings)
+
+        history = train(
+            model,
+            loss_fn,
+            epochs=self.settings.epochs,
+            lr=self.settings.lr,
+            final_lr=self.settings.final_lr,
+            monitor=monitor,
+            n_checkpoints=self.settings.n_checkpoints,
+            description=self.description,
+            progress=self.progress,
+            device=self.device,
+        )
+        return Trained(model, history)
+
+    def fit(self, fit: Callable[[], nn.Module]) -> Trained:
+        """Run a closed-form fit, timed; the symmetry error is recorded once, after it."""
+        trained = timed_fit(fit, self.device)
+        with torch.no_grad():
+            trained.history.monitor_epochs.append(0)
+            trained.history.monitor_values.append(
+                float(self.problem.monitor(trained.model, self.data, self.settings))
+            )
+        return trained
+
+
+@dataclass
+class LevelResult:
+    """One level's outcome: its evaluation, history and cost relative to the baseline level."""
+
+    level: Level
+    evaluation: Evaluation
+    history: History
+    cost_ratio: float | None = None
+
+    @property
+    def monitor_final(self) -> float:
+        values = self.history.monitor_values
+        return values[-1] if values else float("nan")
+
+
+@dataclass
+class RunResult:
+    """A whole run: the settings it used and every level's result."""
+
+    problem: Problem
+    settings: Any
+    seed: int
+    device: torch.device
+    quick: bool
+    levels: list[LevelResult]
+    findings: list[Finding]
+    seconds: float
+    data: Any = None
+    threads: int = 1
+
+    def by_key(self) -> dict[str, LevelResult]:
+        return {result.level.key: result for result in self.levels}
+
+
+def claim(
+    results: dict[str, LevelResult],
+    text: str,
+    keys: Sequence[str],
+    test: Callable[..., bool],
+    detail: Callable[..., str],
+    *,
+    quick: bool = False,
+) -> Finding:
+    """A :class:`Finding` for ``text``: ``test`` and ``detail`` get the results of ``keys``.
+
+    When a level in ``keys`` did not run, the finding is not measured (``holds=None``).
+    """
+    if not all(k in results for k in keys):
+        return Finding(text, None, f"needs levels {', '.join(keys)}", quick)
+    chosen = [results[k] for k in keys]
+    return Finding(text, bool(test(*chosen)), detail(*chosen), quick)
+
+
+def select_levels(problem: Problem, spec: str | None) -> list[str]:
+    """The level keys named by ``spec`` (``"0,1,3"``), in the ladder's order.
+
+    A key selects that level; a bare number that is not itself a key selects its
+    variants (``"1"`` is ``1a`` and ``1b`` on the triangle, while ``"3"`` is level 3
+    alone and ``"3s"`` its variant).  None or ``"all"`` selects every level.
+
+    Raises
+    ------
+    ValueError
+        For an empty or unknown level, naming the ones that exist.
+    """
+    keys = problem.level_keys
+    if spec is None or spec.strip().lower() == "all":
+        return keys
+    wanted: set[str] = set()
+    for token in (t.strip() for t in spec.split(",")):
+        if token in keys:
+            matches = [token]
+        else:
+            matches = [k for k in keys if token.isdigit() and k.rstrip("abcdefghijklmnopqrstuvwxyz") == token]
+        if not matches:
+            raise ValueError(
+                f"unknown level {token!r} for {problem.name}; choose from {', '.join(keys)} "
+                "(a bare number selects all its variants)"
+            )
+        wanted.update(matches)
+    return [k for k in keys if k in wanted]
+
+
+def level_seed(seed: int, key: str) -> int:
+    """Each level's own seed, so a level gives the same numbers whichever others run."""
+    return zlib.crc32(f"{seed}:{key}".encode())
+
+
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype a model's inputs should have: that of its trainable parameters.
+
+    Frozen parts (a float64 physics baseline that casts itself) do not count.
+    """
+    parameters = list(model.parameters())
+    trainable = [p for p in parameters if p.requires_grad] or parameters
+    return trainable[0].dtype if trainable else torch.get_default_dtype()
+
+
+def relative_symmetry_error(
+    model: nn.Module, sym: symnn.Symmetry, x: torch.Tensor, elements: Sequence[Any]
+) -> float:
+    r"""The RMS symmetry violation relative to the RMS output, over the given elements.
+
+    .. math:: \sqrt{\operatorname{mean}_{g,i} \lVert f(g\cdot x_i) - \rho(g) f(x_i) \rVert^2
+              \,/\, \operatorname{mean}_i \lVert f(x_i) \rVert^2}
+
+    The training curve's measure: unlike the largest violation, it moves when a
+    model becomes symmetric on most inputs.  0 for an exactly symmetric model.
+    """
+    x = x.to(model_dtype(model))
+    with torch.no_grad():
+        violation = symnn.symmetry_penalty(model, x, sym, elements=list(elements))
+        return float(torch.sqrt(violation.double() / model(x).double().square().mean()))
+
+
+def relative_rms(predicted: torch.Tensor, true: torch.Tensor) -> float:
+    r"""The relative RMS error :math:`\lVert \hat y - y \rVert_2 / \lVert y \rVert_2`, in float64."""
+    predicted = predicted.detach().to(torch.float64)
+    true = true.detach().to(torch.float64)
+    return float((predicted - true).norm() / true.norm())
+
+
+def run_problem(
+    problem: Problem,
+    level_keys: Sequence[str],
+    *,
+    settings: Any,
+    seed: int,
+    device: torch.device,
+    quick: bool,
+    progress: bool = True,
+) -> RunResult:
+    """Run the given levels of ``problem`` on one data set drawn from ``seed``.
+
+    The data and every level's initialisation and random draws come from ``seed``
+    alone, so the same seed gives the same numbers on the same machine.
+    """
+    start = time.perf_counter()
+    data = problem.make_data(settings, torch.Generator().manual_seed(seed), device)
+    results: list[LevelResult] = []
+    for key in level_keys:
+        level = problem.level(key)
+        torch.manual_seed(level_seed(seed, key))
+        ctx = Context(
+            problem=problem,
+            data=data,
+            settings=settings,
+            generator=torch.Generator().manual_seed(level_seed(seed, key)),
+            device=device,
+            description=f"{problem.name} level {key}",
+            progress=progress,
+        )
+        trained = level.build(ctx)
+        trained.model.eval()
+        with torch.no_grad():
+            evaluation = problem.evaluate(trained.model, data, settings)
+        evaluation.metrics.update(trained.history.extras)
+        results.append(LevelResult(level, evaluation, trained.history))
+
+    by_key = {r.level.key: r for r in results}
+    if problem.baseline_level in by_key:
+        base = by_key[problem.baseline_level].history.seconds
+        results = [replace(r, cost_ratio=r.history.seconds / base if base > 0 else None) for r in results]
+        by_key = {r.level.key: r for r in results}
+    findings = problem.findings(by_key, quick)
+    return RunResult(
+        problem,
+        settings,
+        seed,
+        device,
+        quick,
+        results,
+        findings,
+        time.perf_counter() - start,
+        data,
+        torch.get_num_threads(),
+    )

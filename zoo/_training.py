@@ -1,0 +1,156 @@
+"""The training loop every zoo level shares, and the clock that times it.
+
+Every trained level uses the same optimiser and schedule, so that the levels differ
+only in where the knowledge goes (data, loss, model): Adam, full batch, with the
+learning rate decayed along a cosine from ``lr`` to ``final_lr``.  The decay lets
+the last epochs settle instead of rattling at the initial step size, which makes
+the final errors (and the comparisons between levels) far less noisy.
+
+The clock times only the training steps: the symmetry-error checkpoints and the
+progress bar are outside it, so a level's time is its training cost alone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+__all__ = ["History", "Trained", "train", "timed_fit", "synchronize"]
+
+
+@dataclass
+class History:
+    """What happened during one level's training.
+
+    Attributes
+    ----------
+    seconds : float
+        Wall time of the training steps (or of the closed-form fit), monitoring excluded.
+    loss : list of float
+        The training loss at every epoch (empty for a closed-form fit).
+    monitor_epochs, monitor_values : list
+        The problem's symmetry or constraint error, recorded at a few epochs (0 = at
+        initialisation).
+    extras : dict
+        Anything else the level reports (a fitted constant, a fit's method).
+    """
+
+    seconds: float
+    loss: list[float] = field(default_factory=list)
+    monitor_epochs: list[int] = field(default_factory=list)
+    monitor_values: list[float] = field(default_factory=list)
+    extras: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass
+class Trained:
+    """A level's final model and its training history."""
+
+    model: nn.Module
+    history: History
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so that a clock read after it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def checkpoint_epochs(epochs: int, n_checkpoints: int) -> list[int]:
+    """About ``n_checkpoints`` epochs, evenly spread from 0 (initialisation) to the last."""
+    n = max(1, min(n_checkpoints, epochs))
+    return sorted({round(i * epochs / n) for i in range(n + 1)})
+
+
+def train(
+    model: nn.Module,
+    loss_fn: Callable[[], torch.Tensor],
+    *,
+    epochs: int,
+    lr: float,
+    final_lr: float,
+    monitor: Callable[[], float] | None = None,
+    n_checkpoints: int = 40,
+    description: str = "",
+    progress: bool = True,
+    device: torch.device | None = None,
+) -> History:
+    """Train ``model`` by full-batch Adam on ``loss_fn()`` for ``epochs`` epochs.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Its trainable parameters (``requires_grad``) are optimised.
+    loss_fn : callable
+        Returns the loss of one epoch; it may draw fresh random elements each call
+        (online augmentation, stochastic penalties).
+    epochs : int
+        Number of optimiser steps (one per epoch: the batch is the whole set).
+    lr, final_lr : float
+        The learning rate at the start and at the end of the cosine decay.
+    monitor : callable, optional
+        Returns the model's symmetry or constraint error; called at the checkpoints,
+        outside the clock.
+    n_checkpoints : int
+        How many times (besides initialisation) ``monitor`` is called.
+    description : str
+        The progress bar's label.
+    progress : bool
+        Whether to show the progress bar (epoch and loss), on stderr.
+    device : torch.device, optional
+        Where the model runs; the clock waits for a GPU before each reading.
+
+    Returns
+    -------
+    History
+    """
+    device = device or torch.device("cpu")
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=final_lr)
+    checkpoints = set(checkpoint_epochs(epochs, n_checkpoints)) if monitor is not None else set()
+    history = History(seconds=0.0)
+
+    def record(epoch: int) -> None:
+        if epoch in checkpoints:
+            model.eval()
+            history.monitor_epochs.append(epoch)
+            history.monitor_values.append(float(monitor()))
+            model.train()
+
+    record(0)
+    # A bar refresh every epoch would cost more than a small model's step.
+    postfix_every = max(1, epochs // 200)
+    with tqdm(total=epochs, desc=description, unit="epoch", disable=not progress, leave=True) as bar:
+        for epoch in range(1, epochs + 1):
+            synchronize(device)
+            start = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            value = loss.item()  # waits for the step, so the clock below reads its true cost
+            history.seconds += time.perf_counter() - start
+            history.loss.append(value)
+            record(epoch)
+            bar.update(1)
+            if epoch % postfix_every == 0 or epoch == epochs:
+                bar.set_postfix_str(f"loss {value:.3e}" if math.isfinite(value) else f"loss {value}")
+    return history
+
+
+def timed_fit(fit: Callable[[], nn.Module], device: torch.device | None = None) -> Trained:
+    """Run a closed-form fit and time it; the fitted model and a one-entry history."""
+    device = device or torch.device("cpu")
+    synchronize(device)
+    start = time.perf_counter()
+    model = fit()
+    synchronize(device)
+    return Trained(model, History(seconds=time.perf_counter() - start))

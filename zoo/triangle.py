@@ -1,0 +1,366 @@
+"""Triangle area from its three edge lengths: the lecture's bias ladder.
+
+The lecture's setting: edges uniform in (0.2, 1.0), rejected unless they form a
+triangle; 4,000 training triangles; an MLP with three hidden layers of 128 (ReLU:
+in a reference run tanh did not converge within 2,000 full-batch epochs); Adam,
+2,000 full-batch epochs, MSE.  The learning rate decays along a cosine from 1e-3
+to 1e-5, which lets level 0 settle to the lecture's picture (accurate in
+distribution, off outside it) instead of ending on a noisy step.
+
+Test sets, each in distribution (edges in (0.2, 1.0)) and out of distribution
+(edges in (1.5, 3.0)): ``base`` (fresh triangles), ``permuted`` (the same ones, edges
+in a random order: the area must not change) and ``scaled`` (edges times a random
+s in (0.6, 1.7): the area must scale by s²).
+
+The knowledge is one symmetry object, :data:`TRIANGLE_SYMMETRY`, and each level
+puts it in one place:
+
+====  ===========  ==================================================================
+0     none         plain MLP
+1a    observation  the lecture's full orbit: every edge order plus one rescaled copy (7x data)
+1b    observation  symnn's online form: one fresh random element per triangle, every epoch
+2a    learning     the lecture's penalties: every edge order and a rescaling, every step
+2b    learning     symnn's stochastic penalty: k sampled elements per triangle per step
+3     inductive    ``ScaleNormalize(PermutationSort(MLP), degree=2)``
+3s    inductive    ``ScaleNormalize(Symmetrize(MLP, Permutation(3)), degree=2)``: averaging, not sorting
+4     physics      the Heron form derived by ``symnn.priors``, its constant fitted in closed form
+====  ===========  ==================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn.functional import mse_loss
+
+import symnn
+from zoo._problem import (
+    Context,
+    Evaluation,
+    Finding,
+    Level,
+    LevelResult,
+    Problem,
+    claim,
+    model_dtype,
+    relative_rms,
+    relative_symmetry_error,
+)
+from zoo._training import Trained
+
+__all__ = ["PROBLEM", "TriangleSettings", "EDGE_ORDER", "RESCALING", "TRIANGLE_SYMMETRY", "true_area"]
+
+#: The area does not depend on the order of the edges.
+EDGE_ORDER = symnn.Permutation(3)
+#: Edges times s multiply the area by s² (s drawn from the lecture's range).
+RESCALING = symnn.Scaling(degree=2, scale_range=(0.6, 1.7))
+#: Both at once: what every level knows, in its own way.
+TRIANGLE_SYMMETRY = EDGE_ORDER * RESCALING
+
+
+@dataclass(frozen=True)
+class TriangleSettings:
+    """The triangle problem's settings; the defaults are the lecture's."""
+
+    n_train: int = 4000
+    n_test: int = 4000
+    edge_range: tuple[float, float] = (0.2, 1.0)
+    ood_edge_range: tuple[float, float] = (1.5, 3.0)
+    scale_range: tuple[float, float] = RESCALING.scale_range
+    hidden: tuple[int, ...] = (128, 128, 128)
+    activation: str = "relu"
+    epochs: int = 2000
+    lr: float = 1e-3
+    final_lr: float = 1e-5
+    penalty_weight: float = 1.0
+    penalty_samples: int = 1
+    n_probe: int = 256
+    symmetry_floor: float = 1e-2
+    n_checkpoints: int = 40
+
+
+FULL = TriangleSettings()
+QUICK = TriangleSettings(
+    n_train=500, n_test=500, epochs=100, lr=3e-3, final_lr=3e-5, n_probe=128, n_checkpoints=5
+)
+
+
+def true_area(edges: torch.Tensor) -> torch.Tensor:
+    """The exact area (Heron's formula in Kahan's stable order), shape ``(..., 1)``."""
+    return symnn.functional.heron_area(edges).unsqueeze(-1)
+
+
+def random_triangles(n: int, edge_range: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    """``n`` triangles, edges uniform in ``edge_range``, invalid triples rejected; float64 ``(n, 3)``."""
+    low, high = edge_range
+    kept: list[torch.Tensor] = []
+    count = 0
+    while count < n:
+        edges = low + (high - low) * torch.rand(2 * n, 3, generator=generator, dtype=torch.float64)
+        valid = edges.sum(-1) > 2 * edges.amax(-1)  # the longest edge is shorter than the other two together
+        kept.append(edges[valid])
+        count += int(valid.sum())
+    return torch.cat(kept)[:n]
+
+
+@dataclass
+class TriangleData:
+    """Training set (float32, on the device), test sets and probes (float64)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x64: torch.Tensor
+    y64: torch.Tensor
+    tests: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    probes: dict[str, torch.Tensor]
+
+
+def make_data(settings: TriangleSettings, generator: torch.Generator, device: torch.device) -> TriangleData:
+    x64 = random_triangles(settings.n_train, settings.edge_range, generator)
+    y64 = true_area(x64)
+    tests = {}
+    for where, edge_range in (("ID", settings.edge_range), ("OOD", settings.ood_edge_range)):
+        base = random_triangles(settings.n_test, edge_range, generator)
+        area = true_area(base)
+        order = EDGE_ORDER.sample_rows(len(base), generator)
+        scale = RESCALING.sample_rows(len(base), generator)
+        tests[f"base {where}"] = (base, area)
+        tests[f"permuted {where}"] = (EDGE_ORDER.act_input(order, base), area)
+        tests[f"scaled {where}"] = (RESCALING.act_input(scale, base), RESCALING.act_output(scale, area))
+    tests = {name: tests[name] for name in sorted(tests, key=lambda n: (n.endswith("OOD"), n))}
+    probes = {
+        "ID": random_triangles(settings.n_probe, settings.edge_range, generator),
+        "OOD": random_triangles(settings.n_probe, settings.ood_edge_range, generator),
+    }
+    return TriangleData(
+        x=x64.float().to(device),
+        y=y64.float().to(device),
+        x64=x64.to(device),
+        y64=y64.to(device),
+        tests={k: (x.to(device), y.to(device)) for k, (x, y) in tests.items()},
+        probes={k: p.to(device) for k, p in probes.items()},
+    )
+
+
+#: The elements the symmetry error is measured on: the same eight at every checkpoint.
+CHECK_ELEMENTS = TRIANGLE_SYMMETRY.sample(8, torch.Generator().manual_seed(0))
+
+
+def symmetry_error(model: torch.nn.Module, probe: torch.Tensor) -> float:
+    """Relative RMS violation of edge order and rescaling on the probe (8 fixed elements)."""
+    return relative_symmetry_error(model, TRIANGLE_SYMMETRY, probe, CHECK_ELEMENTS)
+
+
+def monitor(model: torch.nn.Module, data: TriangleData, settings: TriangleSettings) -> float:
+    return symmetry_error(model, data.probes["ID"])
+
+
+def evaluate(model: torch.nn.Module, data: TriangleData, settings: TriangleSettings) -> Evaluation:
+    dtype = model_dtype(model)
+    errors, metrics, predictions = {}, {}, {}
+    for name, (x, y) in data.tests.items():
+        predicted = model(x.to(dtype)).to(torch.float64)
+        errors[name] = relative_rms(predicted, y)
+        metrics[f"{name}: max relative error"] = float(((predicted - y).abs() / y).max())
+        predictions[name] = (predicted.cpu().numpy().ravel(), y.cpu().numpy().ravel())
+    for where, probe in data.probes.items():
+        metrics[f"symmetry error {where} (relative RMS)"] = symmetry_error(model, probe)
+        metrics[f"symmetry error {where} (largest relative, floor {settings.symmetry_floor:g})"] = (
+            symnn.testing.equivariance_error(
+                model,
+                TRIANGLE_SYMMETRY,
+                probe.to(dtype),
+                elements=CHECK_ELEMENTS,
+                floor=settings.symmetry_floor,
+            )
+        )
+    return Evaluation(errors, metrics, predictions)
+
+
+# --- the levels: each bias is one or two lines of symnn ---------------------------------
+
+
+def backbone(settings: TriangleSettings) -> torch.nn.Module:
+    return symnn.MLP(3, 1, hidden=settings.hidden, activation=settings.activation)
+
+
+def level_0(ctx: Context) -> Trained:
+    """Plain MLP, plain loss."""
+    model, x, y = backbone(ctx.settings), ctx.data.x, ctx.data.y
+    return ctx.train(model, lambda: mse_loss(model(x), y))
+
+
+def level_1a(ctx: Context) -> Trained:
+    """Observation bias, the lecture's form: all six edge orders plus one rescaled copy (7x data)."""
+    x, y = symnn.augment(ctx.data.x, ctx.data.y, [EDGE_ORDER, (RESCALING, 1)], generator=ctx.generator)
+    model = backbone(ctx.settings)
+    return ctx.train(model, lambda: mse_loss(model(x), y))
+
+
+def level_1b(ctx: Context) -> Trained:
+    """Observation bias, online: every epoch, each triangle gets a fresh random order and scale."""
+    draw = symnn.RandomAction(TRIANGLE_SYMMETRY, generator=ctx.generator)
+    model, x, y = backbone(ctx.settings), ctx.data.x, ctx.data.y
+
+    def loss() -> torch.Tensor:
+        gx, gy = draw(x, y)
+        return mse_loss(model(gx), gy)
+
+    return ctx.train(model, loss)
+
+
+def level_2a(ctx: Context) -> Trained:
+    """Learning bias, the lecture's form: penalties for every edge order and a rescaling, every step."""
+    model, x, y, w = backbone(ctx.settings), ctx.data.x, ctx.data.y, ctx.settings.penalty_weight
+    every_order = symnn.SymmetryPenalty(EDGE_ORDER, weight=w, elements="all")
+    one_scale = symnn.SymmetryPenalty(RESCALING, weight=w, generator=ctx.generator)
+    return ctx.train(model, lambda: mse_loss(model(x), y) + every_order(model, x, y) + one_scale(model, x, y))
+
+
+def level_2b(ctx: Context) -> Trained:
+    """Learning bias, stochastic: k random (order, scale) elements per triangle, fresh every step."""
+    model, x, y, w = backbone(ctx.settings), ctx.data.x, ctx.data.y, ctx.settings.penalty_weight
+    sampled = symnn.SymmetryPenalty(
+        TRIANGLE_SYMMETRY, weight=w, n_elements=ctx.settings.penalty_samples, generator=ctx.generator
+    )
+    return ctx.train(model, lambda: mse_loss(model(x), y) + sampled(model, x, y))
+
+
+def level_3(ctx: Context) -> Trained:
+    """Inductive bias: sort the edges, divide by their sum, restore the area's scale."""
+    model = symnn.ScaleNormalize(symnn.PermutationSort(backbone(ctx.settings)), degree=2)
+    x, y = ctx.data.x, ctx.data.y
+    return ctx.train(model, lambda: mse_loss(model(x), y))
+
+
+def level_3s(ctx: Context) -> Trained:
+    """Inductive bias by averaging over the six edge orders instead of sorting (6 passes)."""
+    model = symnn.ScaleNormalize(symnn.Symmetrize(backbone(ctx.settings), EDGE_ORDER), degree=2)
+    x, y = ctx.data.x, ctx.data.y
+    return ctx.train(model, lambda: mse_loss(model(x), y))
+
+
+def level_4(ctx: Context) -> Trained:
+    """Physics bias: A = sqrt(C (a+b+c)(a+b-c)(a-b+c)(-a+b+c)), derived by sympy; C in closed form."""
+    prior = symnn.priors.heron_module()  # the derivation runs here, outside the timed fit
+    trained = ctx.fit(lambda: symnn.priors.fit_constants(prior, ctx.data.x64, ctx.data.y64).module)
+    trained.history.extras["fitted C (Heron: 1/16)"] = prior.constant_values()["C"]
+    return trained
+
+
+LEVELS = (
+    Level("0", "none", "plain MLP", level_0),
+    Level("1a", "observation", "augment: full orbit, 6 orders + 1 rescaling (lecture, 7x data)", level_1a),
+    Level("1b", "observation", "augment online: RandomAction, fresh element per row each epoch", level_1b),
+    Level("2a", "learning", "penalties: every order + a rescaling, every step (lecture)", level_2a),
+    Level("2b", "learning", "stochastic penalty: k sampled (order, scale) per row per step", level_2b),
+    Level("3", "inductive", "ScaleNormalize(PermutationSort(MLP), degree=2)", level_3),
+    Level("3s", "inductive", "ScaleNormalize(Symmetrize(MLP, Permutation(3)), degree=2)", level_3s),
+    Level("4", "physics", "Heron form from symnn.priors, C fitted in closed form", level_4),
+)
+
+
+# --- what the results must show ---------------------------------------------------------
+
+
+def _worst(result: LevelResult, where: str | None = None) -> float:
+    return max(v for k, v in result.evaluation.errors.items() if where is None or k.endswith(where))
+
+
+def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
+    out: list[Finding] = []
+
+    def check(*args, **kwargs) -> None:
+        out.append(claim(results, *args, **kwargs))
+
+    check(
+        "level 0 is off out of distribution (OOD error > 3x its ID error)",
+        ("0",),
+        lambda r: r.evaluation.errors["base OOD"] > 3 * r.evaluation.errors["base ID"],
+        lambda r: (
+            f"base ID {r.evaluation.errors['base ID']:.2%}, base OOD {r.evaluation.errors['base OOD']:.2%}"
+        ),
+        quick=True,
+    )
+    for key in ("1a", "1b", "2a", "2b"):
+        check(
+            f"level {key} fixes scaled ID (within 2x its base ID error) but not OOD (> 3x)",
+            (key,),
+            lambda r: (
+                r.evaluation.errors["scaled ID"] <= 2 * r.evaluation.errors["base ID"]
+                and r.evaluation.errors["base OOD"] > 3 * r.evaluation.errors["base ID"]
+            ),
+            lambda r: ", ".join(
+                f"{k} {r.evaluation.errors[k]:.2%}" for k in ("base ID", "scaled ID", "base OOD")
+            ),
+        )
+    check(
+        "level 3 is accurate in and out of distribution (<= 2% on every test set)",
+        ("3",),
+        lambda r: _worst(r) <= 0.02,
+        lambda r: f"worst {_worst(r):.2%}",
+    )
+    check(
+        "level 3 beats level 0 out of distribution",
+        ("0", "3"),
+        lambda r0, r3: _worst(r3, "OOD") < _worst(r0, "OOD"),
+        lambda r0, r3: f"worst OOD: level 0 {_worst(r0, 'OOD'):.2%}, level 3 {_worst(r3, 'OOD'):.2%}",
+        quick=True,
+    )
+    check(
+        "level 3 costs at most 1.15x level 0",
+        ("0", "3"),
+        lambda r0, r3: r3.cost_ratio <= 1.15,
+        lambda r0, r3: f"{r3.cost_ratio:.2f}x",
+    )
+    for online, lecture, lecture_cost in (("1b", "1a", 2.6), ("2b", "2a", 4.1)):
+        check(
+            f"level {online} costs less than the lecture's {lecture_cost}x",
+            ("0", online),
+            lambda r0, r, cost=lecture_cost: r.cost_ratio < cost,
+            lambda r0, r: f"{r.cost_ratio:.2f}x",
+        )
+        check(
+            f"level {online} is within 1.5x of level {lecture}'s error on every ID test set",
+            (online, lecture),
+            lambda r, full: all(
+                r.evaluation.errors[k] <= 1.5 * full.evaluation.errors[k]
+                for k in r.evaluation.errors
+                if k.endswith("ID")
+            ),
+            lambda r, full: ", ".join(
+                f"{k} {r.evaluation.errors[k]:.2%} vs {full.evaluation.errors[k]:.2%}"
+                for k in r.evaluation.errors
+                if k.endswith("ID")
+            ),
+        )
+    check(
+        "level 4 is exact to rounding (relative error <= 1e-12 on every test set)",
+        ("4",),
+        lambda r: _worst(r) <= 1e-12,
+        lambda r: f"worst {_worst(r):.1e}",
+        quick=True,
+    )
+    check(
+        "level 4 fits in milliseconds (< 100 ms)",
+        ("4",),
+        lambda r: r.history.seconds < 0.1,
+        lambda r: f"{r.history.seconds * 1000:.1f} ms",
+    )
+    return out
+
+
+PROBLEM = Problem(
+    name="triangle",
+    summary="area of a triangle from its edge lengths: the lecture's ladder of biases",
+    levels=LEVELS,
+    full_settings=FULL,
+    quick_settings=QUICK,
+    make_data=make_data,
+    evaluate=evaluate,
+    monitor=monitor,
+    monitor_label="symmetry error: relative RMS violation of edge order x rescaling, ID probe",
+    error_label="relative RMS error",
+    findings=findings,
+)
