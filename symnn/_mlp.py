@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from symnn._checks import check_tensor
+
 __all__ = ["MLP"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -76,6 +78,7 @@ class MLP(nn.Module):
         activation: Activation = "silu",
     ) -> None:
         super().__init__()
+        hidden = tuple(hidden)
         sizes = [in_features, *hidden, out_features]
         for size in sizes:
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -89,10 +92,17 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.in_features = in_features
         self.out_features = out_features
+        self.hidden = hidden
+        self.activation = (
+            activation if isinstance(activation, str) else getattr(activation, "__name__", "custom")
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"MLP expects input of shape (..., {self.in_features}); got {tuple(x.shape)}")
+        check_tensor(x, "MLP input", last_dim=self.in_features)
         return self.layers(x)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"hidden={self.hidden}, activation={self.activation!r}"
+        )

@@ -15,9 +15,10 @@ def sort_canonical(x: torch.Tensor, dim: int = -1, descending: bool = True) -> t
 
     Guarantee: ``sort_canonical(x[..., p]) == sort_canonical(x)`` bit for bit for
     every permutation ``p``, tied values included (sorting moves values, it never
-    recomputes them).  The gradient flows back to each value's original position;
-    at a tie it goes to one of the tied entries, a valid subgradient.  NaN sorts to
-    one end and stays NaN.
+    recomputes them; ``-0.0`` is first made ``+0.0``, since the two tie in a sort but
+    a net can tell them apart).  The gradient flows back to each value's original
+    position; at a tie it goes to one of the tied entries, a valid subgradient.  NaN
+    sorts to one end and stays NaN.
 
     Parameters
     ----------
@@ -36,22 +37,31 @@ def sort_canonical(x: torch.Tensor, dim: int = -1, descending: bool = True) -> t
     """
     check_tensor(x, floating=False)
     dim = check_dim(x, dim)
+    if x.is_floating_point():
+        # -0.0 + 0.0 = +0.0 (and nothing else changes): -0.0 and +0.0 tie in the sort, so
+        # their order would follow the input's and g(1/x-like) could tell them apart.
+        x = x + 0.0
     return torch.sort(x, dim=dim, descending=descending).values
 
 
 class PermutationSort(nn.Module):
     r"""Make any network permutation invariant: :math:`f(x) = g(\operatorname{sort}(x))`.
 
-    Guarantee: :math:`f(Px) = f(x)` exactly, for every permutation :math:`P` of
-    ``dim`` and every input, tied values included.  Every invariant function
-    factors through the sort, so nothing is lost; the cost is one sort.
+    Guarantee: :math:`f(Px) = f(x)` exactly, bit for bit, for every permutation
+    :math:`P` of ``dim`` and every input, tied values (and ``-0.0`` against ``+0.0``)
+    included.  Every invariant function of scalar entries factors through the sort,
+    so nothing is lost; the cost is one sort.
 
     Parameters
     ----------
     net : nn.Module
         The wrapped network :math:`g`.
     dim : int
-        The dimension whose entries may be permuted (default the last).
+        The dimension whose entries may be permuted (default the last).  Every
+        1-D slice along ``dim`` is sorted on its own, so for sets of vectors stored
+        along ``dim`` (shape ``(..., n, k)``, ``dim=-2``, ``k > 1``) each coordinate is
+        sorted separately: still invariant, but which values belong to one vector is
+        forgotten.  "Nothing is lost" holds for scalar entries (``k = 1``).
     descending : bool
         Sort order; the lecture sorts high to low.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from symnn._checks import check_module
+from symnn._checks import check_module, check_tensor
 
 __all__ = ["PhysicsResidual"]
 
@@ -50,6 +50,7 @@ class PhysicsResidual(nn.Module):
             self.baseline.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor(x)
         base = self.baseline(x)
         delta = self.correction(x)
         if base.shape != delta.shape:

@@ -16,13 +16,24 @@ ScaleSpec = str | Callable[[torch.Tensor], torch.Tensor]
 _SCALES = ("sum", "norm", "max")
 
 
+def _order_free_sum(v: torch.Tensor) -> torch.Tensor:
+    """Sum over the last dimension, bit for bit the same for every permutation of it.
+
+    Floating-point addition is not associative, so ``(a+b)+c`` and ``(b+c)+a`` can differ
+    in the last bit; summing the sorted values fixes the order.  This keeps
+    ``ScaleNormalize(PermutationSort(net))`` exactly permutation invariant, not just to rounding.
+    """
+    return torch.sort(v, dim=-1).values.sum(-1)
+
+
 def _safe_norm(x: torch.Tensor) -> torch.Tensor:
-    squared = (x * x).sum(-1)
+    squared = _order_free_sum(x * x)
     # sqrt has an infinite derivative at 0; evaluate it away from 0 and select, so that
-    # the gradient (and Hessian) at x = 0 is 0 rather than NaN.
-    positive = squared > 0
-    root = torch.sqrt(torch.where(positive, squared, torch.ones_like(squared)))
-    return torch.where(positive, root, torch.zeros_like(root))
+    # the gradient (and Hessian) at x = 0 is 0 rather than NaN.  Test "== 0", not "> 0":
+    # a NaN row must reach the sqrt and stay NaN.
+    zero = squared == 0
+    root = torch.sqrt(torch.where(zero, torch.ones_like(squared), squared))
+    return torch.where(zero, torch.zeros_like(root), root)
 
 
 def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
@@ -32,7 +43,8 @@ def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
     lengths); ``"norm"``: :math:`\lVert x \rVert_2`; ``"max"``: :math:`\max_i |x_i|`;
     a callable: :math:`|\text{scale}(x)|`.  All are 0 only at :math:`x = 0` (a
     callable may differ) and satisfy :math:`s(\lambda x) = \lambda s(x)` for
-    :math:`\lambda > 0`.
+    :math:`\lambda > 0`.  The built-in scales are also exactly (bit for bit)
+    invariant under permutations and sign changes of the entries of ``x``.
 
     Parameters
     ----------
@@ -57,7 +69,7 @@ def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
         # A negative scale would flip the input; |s| keeps f(λx) = λ^k f(x) for λ > 0.
         return s.abs()
     if scale == "sum":
-        return x.abs().sum(-1)
+        return _order_free_sum(x.abs())
     if scale == "norm":
         return _safe_norm(x)
     if scale == "max":
@@ -85,11 +97,18 @@ def scale_normalize(
     Guarantee: :math:`f(\lambda x) = \lambda^k f(x)` for every :math:`\lambda > 0`,
     to rounding (the normalised input :math:`x/s` is the same up to a few ulps).
 
-    At zero scale (:math:`x = 0` for the built-in scales) there is no direction to
-    normalise; the answer is the limit along rays for a bounded ``fn``, finite and
-    with a finite gradient: 0 for :math:`k > 0`, :math:`g(0)` for :math:`k = 0`, and
-    :math:`\pm\infty` (the sign of :math:`g(0)`) for :math:`k < 0`.  Negative scales
-    cannot occur: the scale is a norm, or the absolute value of a custom one.
+    At zero scale, :math:`s = 0` (only :math:`x = 0` for the built-in scales), there
+    is no direction to normalise.  The value is then a fixed convention, with a zero
+    gradient (and Hessian) there, never NaN:
+
+    - :math:`k > 0`: 0, the limit along every ray for a bounded ``fn``;
+    - :math:`k = 0`: :math:`g(0)`; :math:`f` is constant on each ray, so no limit exists;
+    - :math:`k < 0`: a pole, :math:`+\infty \cdot \operatorname{sign} g(0)`, and
+      :math:`+\infty` when :math:`g(0) = 0`.
+
+    Negative scales cannot occur: the built-in scales are norms, and a custom scale is
+    taken by absolute value, which keeps :math:`|s(\lambda x)| = \lambda |s(x)|` for
+    :math:`\lambda > 0`.  NaN in ``x`` gives NaN in its row of the output.
 
     Parameters
     ----------
@@ -112,19 +131,28 @@ def scale_normalize(
     """
     degree = _check_degree(degree)
     s = input_scale(x, _check_scale_spec(scale))
-    positive = s > 0
+    # Test "s == 0", not "not s > 0": a NaN scale must flow on into the output as NaN.
+    zero = s == 0
     # Divide by a safe stand-in where s = 0 and select afterwards: where() must never
     # hold a NaN or inf branch, or its gradient is NaN.
-    s_safe = torch.where(positive, s, torch.ones_like(s))
-    u = torch.where(positive.unsqueeze(-1), x / s_safe.unsqueeze(-1), torch.zeros_like(x))
+    s_safe = torch.where(zero, torch.ones_like(s), s)
+    u = torch.where(zero.unsqueeze(-1), torch.zeros_like(x), x / s_safe.unsqueeze(-1))
     y = fn(u)
-    at_zero = 0.0 if degree > 0 else (1.0 if degree == 0 else math.inf)
-    factor = torch.where(positive, s_safe**degree, torch.full_like(s, at_zero))
-    if y.shape[: factor.ndim] != factor.shape:
-        raise ValueError(
-            f"fn must keep the leading shape {tuple(factor.shape)} of x; got output {tuple(y.shape)}"
-        )
-    return factor.reshape(factor.shape + (1,) * (y.ndim - factor.ndim)).to(y.dtype) * y
+    if not isinstance(y, torch.Tensor) or y.shape[: s.ndim] != s.shape:
+        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"fn must keep the leading shape {tuple(s.shape)} of x; got output {got}")
+    if degree == 0:
+        return y
+    expand = (1,) * (y.ndim - s.ndim)
+    zero = zero.reshape(zero.shape + expand)
+    factor = (s_safe**degree).reshape(s.shape + expand).to(y.dtype)
+    if degree > 0:
+        # 0 * g(0), not a bare 0: a net that is NaN or inf at 0 is not hidden.
+        return torch.where(zero, torch.zeros_like(factor), factor) * y
+    # The pole at s = 0: sign(g(0)) * inf, +inf where g(0) = 0 (inf * 0 would be NaN), NaN
+    # where g(0) is NaN.  It is a constant (detached) so no inf reaches the gradient.
+    pole = torch.where(y == 0, torch.ones_like(y), y).detach().sign() * math.inf
+    return torch.where(zero, pole, factor * y)
 
 
 class ScaleNormalize(nn.Module):
@@ -133,8 +161,9 @@ class ScaleNormalize(nn.Module):
     Guarantee: :math:`f(\lambda x) = \lambda^k f(x)` for all :math:`\lambda > 0`, to
     rounding; :math:`g` only ever sees inputs of unit scale, so a model trained on
     small triangles is right for large ones.  At :math:`s = 0` the output is the
-    documented finite limit of :func:`~symnn.functional.scale_normalize` (0 for
-    :math:`k > 0`), never NaN.
+    documented convention of :func:`~symnn.functional.scale_normalize` (0 for
+    :math:`k > 0`, with zero gradient), never NaN; a custom scale is taken by
+    absolute value.  NaN in gives NaN out.
 
     Parameters
     ----------

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
-from symnn._symmetry import Symmetry
+from symnn._symmetry import InfiniteGroupError, Symmetry
 
 __all__ = ["symmetrize", "order_free_mean", "Symmetrize"]
 
@@ -99,7 +99,7 @@ def _finite_elements(sym: Symmetry, who: str) -> list:
     if not isinstance(sym, Symmetry):
         raise TypeError(f"{who} needs a symnn.Symmetry; got {type(sym).__name__}")
     if not sym.is_finite:
-        raise ValueError(
+        raise InfiniteGroupError(
             f"{who} averages over every element, so it needs a finite group; {sym!r} is infinite "
             "(for scaling use ScaleNormalize, for rotations an equivariant network)"
         )

@@ -304,6 +304,12 @@ class Permutation(Symmetry):
                 f"{self!r} permutes a last dimension of size {self.n}; got {what} of shape {tuple(t.shape)}"
             )
         index = torch.as_tensor(g, device=t.device)
+        if index.ndim == 0 or index.shape[-1] != self.n:
+            # Indexing with a shorter index would silently return a narrower tensor.
+            raise ValueError(
+                f"an element of {self!r} is an index tensor of shape (..., {self.n}); "
+                f"got shape {tuple(index.shape)}"
+            )
         if index.ndim == 1:
             return t[..., index]
         return t.gather(-1, index.expand(t.shape))

@@ -8,9 +8,17 @@ violation at element :math:`g` and row :math:`i` is
     e_{g,i} = \frac{\lVert f(g \cdot x)_i - \rho(g) f(x)_i \rVert}
                    {\max(\lVert \rho(g) f(x)_i \rVert, \text{floor})}
 
-with :math:`0/0 := 0`.  The group action and the comparison run in float64, so a
-float32 model is judged by its own rounding, not the checker's: :math:`g \cdot x`
-is computed in float64 and rounded once to the model's input dtype.
+where entries that are equal (infinities included) differ by 0, :math:`0/0 := 0`
+(both sides exactly zero) and :math:`d/0 := \infty` for :math:`d > 0` when
+``floor`` is 0; a row where only one side is infinite has error :math:`\infty`.  The group action and the comparison run in
+float64, so a float32 model is judged by its own rounding, not the checker's:
+:math:`g \cdot x` is computed in float64 and rounded once to the model's input
+dtype.  A NaN in either output is a violation (the error is NaN and the check
+fails): a NaN cannot be shown to be symmetric.
+
+Elements tried: those given; else every element of a finite group; else (an
+infinite group, or a finite one too large to list) ``n_elements`` drawn with
+``generator``, seeded with 0 when not given, so the default check is reproducible.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 
 import torch
 
-from symnn._symmetry import Symmetry
+from symnn._symmetry import InfiniteGroupError, Symmetry
 
 __all__ = ["equivariance_error", "assert_equivariant", "default_rtol"]
 
@@ -38,7 +46,7 @@ class _Worst:
     error: float
     element: Any
     element_index: int
-    row: int
+    row: tuple[int, ...]
     x_row: torch.Tensor
     transformed_out: torch.Tensor
     expected_out: torch.Tensor
@@ -52,13 +60,31 @@ def _rows(t: torch.Tensor, n_rows: int) -> torch.Tensor:
     return t.reshape(1, -1)
 
 
+def _relative_violation(transformed: torch.Tensor, expected: torch.Tensor, floor: float) -> torch.Tensor:
+    """Per row ``|a - b| / max(|b|, floor)``; equal entries (inf included) differ by 0, NaN stays NaN."""
+    # inf - inf would be NaN although both sides agree (e.g. the pole of a negative degree).
+    gap = torch.where(transformed == expected, torch.zeros_like(expected), transformed - expected)
+    diff = gap.norm(dim=-1)
+    err = diff / expected.norm(dim=-1).clamp_min(floor)
+    # 0/0 and 0/inf: both sides agree.  inf/inf: one side is infinite, the other not.
+    err = torch.where(diff == 0, torch.zeros_like(err), err)
+    err = torch.where(torch.isnan(err), torch.full_like(err, torch.inf), err)
+    has_nan = torch.isnan(transformed).any(-1) | torch.isnan(expected).any(-1)
+    return torch.where(has_nan, torch.full_like(err, torch.nan), err)
+
+
 def _elements_to_try(
     sym: Symmetry, elements: Sequence[Any] | None, n_elements: int, generator: torch.Generator | None
 ) -> list[Any]:
     if elements is not None:
         return list(elements)
     if sym.is_finite:
-        return list(sym.elements())
+        try:
+            return list(sym.elements())
+        except InfiniteGroupError:
+            raise
+        except ValueError:
+            pass  # finite but too large to list (e.g. Permutation(9)): sample it instead
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     return list(sym.sample(n_elements, generator))
@@ -80,6 +106,7 @@ def _worst_violation(
     if floor < 0:
         raise ValueError(f"floor must be non-negative; got {floor}")
     x = x.detach()
+    batch_shape = tuple(x.shape[:-1]) if x.ndim > 0 else ()
     n_rows = x[..., 0].numel() if x.ndim > 0 else 1
     x64 = x.to(torch.float64)
     out = model(x).detach()
@@ -94,10 +121,7 @@ def _worst_violation(
                 f"f(g·x) has shape {tuple(transformed_out.shape)} but ρ(g) f(x) has shape "
                 f"{tuple(expected_out.shape)}: the symmetry's output action does not fit the model"
             )
-        diff = _rows(transformed_out - expected_out, n_rows).norm(dim=-1)
-        scale = _rows(expected_out, n_rows).norm(dim=-1).clamp_min(floor)
-        # 0/0 means both sides are exactly zero: no violation.  NaN anywhere else stays NaN.
-        err = torch.where((diff == 0) & (scale == 0), 0.0, diff / scale)
+        err = _relative_violation(_rows(transformed_out, n_rows), _rows(expected_out, n_rows), floor)
         if torch.isnan(err).any():
             row = int(torch.isnan(err).nonzero()[0, 0])
             value = float("nan")
@@ -109,7 +133,7 @@ def _worst_violation(
                 value,
                 g,
                 k,
-                row,
+                _unravel(row, batch_shape),
                 x.reshape(n_rows, -1)[row] if n_rows > 1 else x,
                 _rows(transformed_out, n_rows)[row],
                 _rows(expected_out, n_rows)[row],
@@ -216,14 +240,30 @@ def assert_equivariant(
         rtol = default_rtol(worst.output_dtype)
     if worst.error <= rtol:
         return worst.error
+    if worst.error != worst.error:
+        verdict = "NaN in the outputs (a NaN cannot be checked for symmetry)"
+    else:
+        verdict = f"relative error {worst.error:.3e} > rtol {rtol:.1e}"
     raise AssertionError(
-        f"{_name(model)} is not equivariant under {sym!r}: relative error {worst.error:.3e} "
-        f"> rtol {rtol:.1e}\n"
+        f"{_name(model)} is not equivariant under {sym!r}: {verdict}\n"
         f"  element #{worst.element_index}: g = {_show(worst.element)}\n"
-        f"  input row {worst.row}: x = {_show(worst.x_row)}\n"
+        f"  input row {_show_index(worst.row)} = {_show(worst.x_row)}\n"
         f"  f(g·x)  = {_show(worst.transformed_out)}\n"
         f"  ρ(g)f(x) = {_show(worst.expected_out)}"
     )
+
+
+def _unravel(row: int, batch_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A flat row number as an index into x's leading dimensions, e.g. 7 -> (1, 3)."""
+    index = []
+    for size in reversed(batch_shape):
+        row, i = divmod(row, size)
+        index.append(i)
+    return tuple(reversed(index))
+
+
+def _show_index(index: tuple[int, ...]) -> str:
+    return "x[" + ", ".join(str(i) for i in index) + "]" if index else "x"
 
 
 def _name(model: Any) -> str:
