@@ -221,24 +221,28 @@ def _distance_from_rotations(r: LevelResult, precision: str) -> float:
 
 
 def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
-    out = [
-        claim(
+    def check(key: str, text: str, float32: float) -> Finding:
+        return claim(
             results,
-            f"level {key} outputs rotations to rounding on every input, arbitrary ones included "
-            "(RᵀR = I and det R = 1 to 2e-6 in float32, 1e-12 in float64)",
+            f"level {key} outputs rotations on every input, arbitrary ones included ({text}: "
+            f"RᵀR = I and det R = 1 to {float32:g} in float32, 1e-12 in float64)",
             (key,),
             lambda r: (
-                _distance_from_rotations(r, "float32") <= 2e-6
+                _distance_from_rotations(r, "float32") <= float32
                 and _distance_from_rotations(r, "float64") <= 1e-12
             ),
             lambda r: (
-                f"float32 {_distance_from_rotations(r, 'float32'):.1e}, float64 {_distance_from_rotations(r, 'float64'):.1e}"
+                f"float32 {_distance_from_rotations(r, 'float32'):.1e}, "
+                f"float64 {_distance_from_rotations(r, 'float64'):.1e}"
             ),
             quick=True,
         )
-        for key in ("3", "3g")
-    ]
-    out.append(
+
+    return [
+        check("3", "SO3Exp, to rounding", 2e-6),
+        # Gram-Schmidt loses orthogonality to cancellation when its two vectors are
+        # nearly parallel: a few rounding errors more, not a guarantee to rounding.
+        check("3g", "Gram-Schmidt", 1e-5),
         claim(
             results,
             "the raw head's outputs are not rotations (RᵀR − I or det R − 1 above 1e-3 somewhere)",
@@ -246,9 +250,8 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
             lambda r: _distance_from_rotations(r, "float32") > 1e-3,
             lambda r: f"max {_distance_from_rotations(r, 'float32'):.2g}",
             quick=True,
-        )
-    )
-    return out
+        ),
+    ]
 
 
 PROBLEM = Problem(

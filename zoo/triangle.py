@@ -67,7 +67,7 @@ class TriangleSettings:
     n_test: int = 4000
     edge_range: tuple[float, float] = (0.2, 1.0)
     ood_edge_range: tuple[float, float] = (1.5, 3.0)
-    scale_range: tuple[float, float] = RESCALING.scale_range
+    scale_range: tuple[float, float] = RESCALING.scale_range  # recorded; RESCALING fixes it
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "relu"
     epochs: int = 2000
