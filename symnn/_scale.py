@@ -55,6 +55,14 @@ def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
     Returns
     -------
     Tensor, shape ``(...,)``
+
+    Examples
+    --------
+    >>> import torch
+    >>> from symnn.functional import input_scale
+    >>> x = torch.tensor([[3.0, -4.0], [0.0, 0.0]])
+    >>> input_scale(x, "sum"), input_scale(x, "norm"), input_scale(x, "max")
+    (tensor([7., 0.]), tensor([5., 0.]), tensor([4., 0.]))
     """
     check_tensor(x)
     if x.ndim == 0:
