@@ -192,8 +192,15 @@ def _scatter_figure(run: RunResult, result: LevelResult, path: Path) -> Path:
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     figure.suptitle(f"{run.problem.name} level {result.level.key}: {result.level.title}", fontsize=10)
+    width, height = figure.get_size_inches()
+    # Margins in inches, so that one panel and six get the same room for labels.
     figure.subplots_adjust(
-        left=0.07, right=0.98, bottom=0.08, top=1 - 0.55 / figure.get_figheight(), wspace=0.3, hspace=0.4
+        left=0.6 / width,
+        right=1 - 0.15 / width,
+        bottom=0.5 / height,
+        top=1 - 0.6 / height,
+        wspace=0.35,
+        hspace=0.5,
     )
     return save_figure(figure, path)
 
