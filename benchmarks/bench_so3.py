@@ -1,0 +1,109 @@
+"""Forward+backward throughput of ``symnn.functional.so3_exp`` against other rotation-vector maps.
+
+One step is ``R = f(v)`` on ``n`` rotation vectors (``|v|`` ~ 1.7, standard normal
+coordinates) followed by ``R.backward(G)`` for a fixed random cotangent ``G``.  The
+contenders run round-robin in one process, after a warm-up, and the table prints the
+median time of each and the ratio ``time(contender) / time(symnn)``, which is symnn's
+throughput in multiples of the contender's (times alone are noise on a shared machine;
+ratios of interleaved medians are not).
+
+Contenders and the targets from the project's issue:
+
+- ``roma.rotvec_to_rotmat`` (Rodrigues with a first-order branch below 1e-6): >= 1.5x;
+- e3nn's axis-angle route ``o3.axis_angle_to_matrix(v / |v|, |v|)``: >= 3x;
+- ``torch.linalg.matrix_exp(hat(v))``: >= 20x.
+
+A contender whose package is not installed is skipped.  roma is a benchmark-only
+dependency (``pip install roma``); symnn never imports it.
+
+Run: ``python benchmarks/bench_so3.py [--sizes 100000 1000000] [--repeats N] [--threads T]``
+(a few minutes, most of it in ``matrix_exp`` at 1e6).  On cores busy with other jobs,
+two threads measure OpenMP contention more than the code: use ``--threads 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from collections.abc import Callable
+
+import torch
+from _timing import interleaved_medians
+
+from symnn.functional import hat, so3_exp
+
+TARGETS = {"roma": 1.5, "e3nn": 3.0, "matrix_exp": 20.0}
+
+
+def contenders() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    found: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"symnn": so3_exp}
+    if importlib.util.find_spec("roma") is not None:
+        import roma
+
+        found["roma"] = roma.rotvec_to_rotmat
+    if importlib.util.find_spec("e3nn") is not None:
+        from e3nn import o3
+
+        def e3nn_axis_angle(v: torch.Tensor) -> torch.Tensor:
+            angle = v.norm(dim=-1)
+            return o3.axis_angle_to_matrix(v / angle.unsqueeze(-1), angle)
+
+        found["e3nn"] = e3nn_axis_angle
+    found["matrix_exp"] = lambda v: torch.linalg.matrix_exp(hat(v))
+    return found
+
+
+def step(fn: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor, cotangent: torch.Tensor):
+    def run() -> None:
+        fn(v.detach().requires_grad_()).backward(cotangent)
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per contender (median taken)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+
+    fns = contenders()
+    others = [name for name in TARGETS if name in fns]
+    missing = [name for name in TARGETS if name not in fns]
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"median of {args.repeats} interleaved steps"
+    )
+    if missing:
+        print(f"skipped (not installed): {', '.join(missing)}")
+    header = f"{'dtype':<8} {'n':>9} {'symnn ms':>9} " + " ".join(
+        f"{name + ' ms':>13} {'x' + name:>13}" for name in others
+    )
+    print(header)
+    print("-" * len(header))
+    shortfalls = []
+    generator = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        for n in args.sizes:
+            v = torch.randn(n, 3, generator=generator, dtype=dtype)
+            cotangent = torch.randn(n, 3, 3, generator=generator, dtype=dtype)
+            steps = {name: step(fn, v, cotangent) for name, fn in fns.items()}
+            medians = interleaved_medians(steps, args.repeats, warmup=1)
+            cells = []
+            for name in others:
+                ratio = medians[name] / medians["symnn"]
+                flag = "" if ratio >= TARGETS[name] else "!"
+                if flag:
+                    shortfalls.append(f"{name} {dtype} n={n}: {ratio:.2f}x < {TARGETS[name]}x")
+                cells.append(f"{medians[name] * 1e3:13.1f} {ratio:12.2f}{flag or ' '}")
+            dtype_name = str(dtype).removeprefix("torch.")
+            print(f"{dtype_name:<8} {n:>9} {medians['symnn'] * 1e3:9.1f} " + " ".join(cells), flush=True)
+    targets = ", ".join(f"{name} >= {TARGETS[name]}x" for name in others)
+    print(f"\nx<name>: symnn's throughput in multiples of <name>'s; targets {targets}.")
+    print("below target: " + ("; ".join(shortfalls) if shortfalls else "none"))
+
+
+if __name__ == "__main__":
+    main()
