@@ -64,9 +64,13 @@ def even_part(fn: Function, x: torch.Tensor) -> torch.Tensor:
 class Odd(nn.Module):
     r"""Make any network odd: :math:`f(x) = \tfrac12\,(g(x) - g(-x))`.
 
-    Guarantee: :math:`f(-x) = -f(x)` exactly, in floating point, for any ``net``.
-    Every odd function is its own odd part, so nothing is lost in expressiveness.
-    Costs two calls of ``net``.
+    Guarantee: :math:`f(-x) = -f(x)` exactly, in floating point, for any
+    deterministic ``net`` (batch-coupled ones such as BatchNorm included: :math:`f(-x)`
+    reuses the same two batches; random ones such as Dropout in training mode are
+    not deterministic), given the same backend settings (device, thread count) for
+    both evaluations.  Every odd function is its own odd part, so nothing is lost in
+    expressiveness.  Costs two calls of ``net`` on batches shaped like ``x``, about
+    one call on the doubled batch.
 
     Parameters
     ----------
@@ -97,7 +101,8 @@ class Odd(nn.Module):
 class Even(nn.Module):
     r"""Make any network even: :math:`f(x) = \tfrac12\,(g(x) + g(-x))`.
 
-    Guarantee: :math:`f(-x) = f(x)` exactly, in floating point, for any ``net``.
+    Guarantee: :math:`f(-x) = f(x)` exactly, in floating point, for any
+    deterministic ``net``, as for :class:`Odd`.
 
     Shapes
     ------

@@ -41,13 +41,13 @@ def log_uniform_scales(n, low=1e-3, high=1e3, seed=0):
 
 
 @pytest.mark.parametrize("scale", SCALES, ids=SCALE_IDS)
-@pytest.mark.parametrize("degree", [2, 1, 0.5, 0, -1])
+@pytest.mark.parametrize("degree", [2, 1, 0, -1])
 def test_scale_normalize_is_homogeneous_over_six_decades(scale, degree, dtype, tied_inputs):
     torch.manual_seed(0)
     model = symnn.ScaleNormalize(offset_mlp(3, hidden=(32, 32)), degree, scale=scale).to(dtype)
     x = tied_inputs(1000, 3, dtype, positive=True)  # includes all-zero rows: s = 0 on both sides
     sym = symnn.Scaling(degree)
-    symnn.testing.assert_equivariant(model, sym, x, rtol=TOLERANCE[dtype], elements=log_uniform_scales(40))
+    symnn.testing.assert_equivariant(model, sym, x, rtol=TOLERANCE[dtype], elements=log_uniform_scales(16))
 
 
 def test_the_lectures_triangle_model_is_invariant_and_homogeneous(dtype, tied_inputs):

@@ -79,6 +79,15 @@ def test_permutation_size_must_match_the_input():
         symnn.Permutation(3).act_input(torch.tensor([0, 1, 2]), torch.zeros(4, 2))
 
 
+def test_permutation_element_of_the_wrong_size_is_refused():
+    # Regression: indexing with a 2-entry element gave a (4, 2) tensor, silently.
+    sym = symnn.Permutation(3)
+    with pytest.raises(ValueError, match=r"index tensor of shape \(\.\.\., 3\); got shape \(2,\)"):
+        sym.act_input(torch.tensor([0, 1]), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"got shape \(4, 4\)"):
+        sym.act_input(torch.zeros(4, 4, dtype=torch.long), torch.zeros(4, 3))
+
+
 def test_scaling_scales_output_by_s_to_the_degree():
     sym = symnn.Scaling(degree=2)
     s = torch.tensor(3.0, dtype=torch.float64)
