@@ -178,7 +178,7 @@ def test_invalid_options_are_refused(make, match):
 
 
 def test_actions_refuse_non_tensors():
-    with pytest.raises(TypeError, match="torch.Tensor"):
+    with pytest.raises(TypeError, match=r"torch\.Tensor"):
         symnn.Parity(-1).act_input(torch.tensor(-1.0), [1.0, 2.0])
 
 
