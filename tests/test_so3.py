@@ -438,6 +438,14 @@ def test_so3_log_torch_func_agrees_with_autograd():
         jac = torch.func.jacrev(so3_log)(m)
         rows = [torch.autograd.grad(so3_log(leaf)[i], leaf)[0] for i in range(3)]
         torch.testing.assert_close(jac, torch.stack(rows), rtol=0, atol=1e-12)
+        # Hessian of the functional: torch.func against double backward
+        hess = torch.func.hessian(lambda q: (so3_log(q) * weights).sum())(m)
+        (grad,) = torch.autograd.grad((so3_log(leaf) * weights).sum(), leaf, create_graph=True)
+        flat = grad.reshape(9)
+        double_backward = torch.stack(
+            [torch.autograd.grad(flat[i], leaf, retain_graph=True)[0] for i in range(9)]
+        ).reshape(3, 3, 3, 3)
+        torch.testing.assert_close(hess, double_backward, rtol=0, atol=1e-12)
 
 
 def test_so3_log_nan_in_gives_nan_out(dtype):
