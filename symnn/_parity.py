@@ -50,6 +50,12 @@ def even_part(fn: Function, x: torch.Tensor) -> torch.Tensor:
 
     Guarantee: :math:`f(-x) = f(x)` bit for bit (IEEE addition commutes).
 
+    Parameters
+    ----------
+    fn, x
+        As for :func:`odd_part`: any function of a ``(..., d)`` tensor, and the
+        ``(..., d)`` input.  The result is shaped like ``fn(x)``.
+
     Examples
     --------
     >>> import torch

@@ -13,6 +13,8 @@ __all__ = ["sort_canonical", "PermutationSort"]
 def sort_canonical(x: torch.Tensor, dim: int = -1, descending: bool = True) -> torch.Tensor:
     r"""The values of ``x`` sorted along ``dim``: the canonical member of its permutation orbit.
 
+    .. math:: \operatorname{sort}(x)_i = x_{\pi(i)}, \quad x_{\pi(1)} \ge x_{\pi(2)} \ge \dots \ge x_{\pi(n)}
+
     Guarantee: ``sort_canonical(x[..., p]) == sort_canonical(x)`` bit for bit for
     every permutation ``p``, tied values included (sorting moves values, it never
     recomputes them; ``-0.0`` is first made ``+0.0``, since the two tie in a sort but

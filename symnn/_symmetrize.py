@@ -17,6 +17,9 @@ __all__ = ["symmetrize", "order_free_mean", "Symmetrize"]
 def order_free_mean(terms: Sequence[torch.Tensor]) -> torch.Tensor:
     r"""The mean of ``terms``, computed so that it does not depend on their order.
 
+    .. math:: \bar t = \frac1m \sum_{j=1}^{m} t_j, \qquad
+        \bar t(t_{\sigma(1)}, \dots, t_{\sigma(m)}) = \bar t(t_1, \dots, t_m) \ \text{for every } \sigma \in S_m
+
     Guarantee, bit for bit: the result is the same for any permutation of
     ``terms``, and negating every term negates the result.  Floating-point addition
     is not associative, so a plain ``sum`` of the same terms in another order can

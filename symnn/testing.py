@@ -209,7 +209,12 @@ def assert_equivariant(
     generator: torch.Generator | None = None,
     floor: float = 0.0,
 ) -> float:
-    """Raise :class:`AssertionError` unless :func:`equivariance_error` is at most ``rtol``.
+    r"""Raise :class:`AssertionError` unless :func:`equivariance_error` is at most ``rtol``.
+
+    .. math::
+
+        \max_{g, i} \frac{\lVert f(g \cdot x)_i - \rho(g) f(x)_i \rVert}
+                         {\max(\lVert \rho(g) f(x)_i \rVert, \text{floor})} \le \text{rtol}
 
     The message names the group element and the input row that failed, with the
     two outputs that should have been equal.

@@ -53,7 +53,17 @@ def as_symbol_tuple(symbols: Any, name: str) -> tuple[sympy.Symbol, ...]:
 
 @dataclass(frozen=True)
 class Step:
-    """One constraint of a derivation and what it did to the number of free coefficients."""
+    """One constraint of a derivation and what it did to the number of free coefficients.
+
+    Examples
+    --------
+    >>> from symnn import priors
+    >>> step = priors.spring().steps[0]
+    >>> print(step)
+    odd under x -> -x: removed 2, 2 free
+    >>> step.removed
+    2
+    """
 
     constraint: str
     free_before: int
@@ -91,6 +101,19 @@ class Derivation:
         The general polynomial the derivation started from.
     steps : tuple of Step
         Each constraint in the order applied, with the free coefficients it removed.
+
+    Examples
+    --------
+    >>> from symnn import priors
+    >>> derivation = priors.spring()
+    >>> print(derivation)
+    Derivation: polynomial of degree at most 3 in (x)
+      start: 4 monomials, 4 free coefficients
+      odd under x -> -x: removed 2, 2 free
+      result: C1*x + C2*x**3
+      free constants: C1, C2
+    >>> derivation.constants, derivation.basis
+    ((C1, C2), (x, x**3))
     """
 
     def __init__(

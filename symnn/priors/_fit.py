@@ -35,6 +35,17 @@ class FitResult:
         ``"+lbfgs"`` when refined, or ``"lbfgs"``.
     constants : dict of str to float
         The fitted constants (for a :class:`SympyModule`; empty otherwise).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from symnn import priors
+    >>> x = torch.linspace(0.1, 1.0, 50, dtype=torch.float64)[:, None]
+    >>> law = priors.spring()
+    >>> module = priors.SympyModule(law.expr, law.symbols, law.constants)
+    >>> result = priors.fit_constants(module, x, 2 * x + x**3)
+    >>> result.method, round(result.constants["C1"], 9), round(result.constants["C2"], 9)
+    ('linear', 2.0, 1.0)
     """
 
     module: nn.Module

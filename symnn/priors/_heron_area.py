@@ -24,7 +24,7 @@ def heron_area(edges: torch.Tensor) -> torch.Tensor:
     - Valid triangles: the area, symmetric in the edges and homogeneous of degree 2.
     - Degenerate triangles (one edge the sum of the others, or all zero): 0, with
       gradient 0 and finite second derivatives (the true gradient there is infinite;
-      the convention of :func:`~symnn.priors._safe_power.safe_power`).
+      the convention explained in :doc:`/guides/numerical-safety`).
     - Invalid triangles (an edge longer than the sum of the others) and negative
       edges: NaN, as is any row holding a NaN.  (No exception: a value check in
       ``forward`` would break ``torch.func.vmap`` and ``torch.compile``.)

@@ -94,8 +94,8 @@ class TorchProgram:
     Supported: symbols; numbers including ``pi``, ``E`` and any symbol-free real
     expression (evaluated once, to double precision); ``Add``, ``Mul`` (negative
     powers become a division), ``Pow`` (integer powers are plain powers; non-integer
-    constant powers such as ``sqrt`` use :func:`~symnn.priors._safe_power.safe_power`,
-    finite with finite derivatives at 0 and NaN below; a symbolic exponent uses
+    constant powers such as ``sqrt`` are finite with finite derivatives at 0 (the
+    derivative there is set to 0, see :doc:`/guides/numerical-safety`) and NaN below; a symbolic exponent uses
     ``torch.pow``, so its base should be positive); the functions in
     :data:`SUPPORTED_FUNCTIONS`.  Anything else (``Piecewise``, relations,
     derivatives, integrals, undefined functions, complex numbers) raises a
