@@ -1,13 +1,16 @@
 """The harness: level selection, seeds, claims, measures, and a run of a toy problem."""
 
+import importlib
+
 import pytest
 import torch
 from _zoo_quick import run_toy
 
 import symnn
-from zoo import get_problem
+from zoo import PROBLEM_NAMES, get_problem
 from zoo._problem import (
     claim,
+    evaluate_regression,
     level_seed,
     model_dtype,
     relative_rms,
@@ -72,6 +75,29 @@ def test_relative_symmetry_error_is_zero_for_odd_models_and_positive_otherwise()
     assert relative_symmetry_error(symnn.Odd(symnn.MLP(1, 1)), sym, x, [torch.tensor(-1.0)]) == 0.0
     even = symnn.Even(symnn.MLP(1, 1))  # f(-x) + f(x) = 2 f(x): relative error 2
     assert relative_symmetry_error(even, sym, x, [torch.tensor(-1.0)]) == pytest.approx(2.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", PROBLEM_NAMES)
+def test_each_problem_is_wired_to_its_modules_names(name):
+    module, problem = importlib.import_module(f"zoo.{name}"), get_problem(name)
+    assert problem.name == name and problem.levels is module.LEVELS
+    assert (problem.full_settings, problem.quick_settings) == (module.FULL, module.QUICK)
+    wired = (problem.make_data, problem.evaluate, problem.monitor, problem.findings)
+    assert wired == (module.make_data, module.evaluate, module.monitor, module.findings)
+
+
+def test_evaluate_regression_runs_the_model_in_its_dtype_and_compares_in_float64():
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+        model.bias.fill_(0.0)
+    x = torch.tensor([[1.0], [3.0]], dtype=torch.float64)
+    with torch.no_grad():  # as run_problem evaluates
+        evaluation = evaluate_regression(model, {"exact": (x, 2 * x), "off": (x, 4 * x)})
+    assert evaluation.errors == {"exact": 0.0, "off": pytest.approx(0.5)}
+    predicted, true = evaluation.predictions["off"]
+    assert predicted.dtype == true.dtype == "float64" and predicted.tolist() == [2.0, 6.0]
+    assert true.tolist() == [4.0, 12.0]
 
 
 def test_run_problem_trains_fits_and_compares_costs(toy_run):

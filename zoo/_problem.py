@@ -9,6 +9,7 @@ other on the same data and collects everything the report needs.
 
 from __future__ import annotations
 
+import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.functional import mse_loss
 
 import symnn
 from zoo._training import History, Trained, timed_fit, train
@@ -36,6 +38,7 @@ __all__ = [
     "relative_rms",
     "model_dtype",
     "relative_symmetry_error",
+    "evaluate_regression",
 ]
 
 #: The kinds of bias, in the lecture's order.
@@ -155,6 +158,27 @@ class Problem:
     def level(self, key: str) -> Level:
         return {level.key: level for level in self.levels}[key]
 
+    @classmethod
+    def from_module(cls, module_name: str, **fields: Any) -> Problem:
+        """The problem that the zoo module ``module_name`` defines, by the names every problem module uses.
+
+        The module gives ``LEVELS``, ``FULL`` and ``QUICK`` (its settings), ``make_data``,
+        ``evaluate``, ``monitor`` and ``findings``; ``fields`` gives the rest (``name``,
+        ``summary``, the labels, ...).  Called at the end of the module, as
+        ``PROBLEM = Problem.from_module(__name__, ...)``.
+        """
+        module = sys.modules[module_name]
+        return cls(
+            levels=module.LEVELS,
+            full_settings=module.FULL,
+            quick_settings=module.QUICK,
+            make_data=module.make_data,
+            evaluate=module.evaluate,
+            monitor=module.monitor,
+            findings=module.findings,
+            **fields,
+        )
+
 
 @dataclass
 class Context:
@@ -193,6 +217,14 @@ class Context:
             device=self.device,
         )
         return Trained(model, history)
+
+    def train_mse(
+        self, model: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None
+    ) -> Trained:
+        """Train ``model`` on the mean squared error of ``model(x)`` against ``y``, by default the data's."""
+        x = self.data.x if x is None else x
+        y = self.data.y if y is None else y
+        return self.train(model, lambda: mse_loss(model(x), y))
 
     def fit(self, fit: Callable[[], nn.Module]) -> Trained:
         """Run a closed-form fit, timed; the symmetry error is recorded once, after it."""
@@ -325,6 +357,22 @@ def relative_rms(predicted: torch.Tensor, true: torch.Tensor) -> float:
     predicted = predicted.detach().to(torch.float64)
     true = true.detach().to(torch.float64)
     return float((predicted - true).norm() / true.norm())
+
+
+def evaluate_regression(model: nn.Module, tests: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Evaluation:
+    """The relative RMS error (:func:`relative_rms`) on each test set, with its (predicted, true) pairs.
+
+    ``tests`` maps a name to ``(x, y)``; the model runs in its own dtype
+    (:func:`model_dtype`) and its outputs are compared in float64.  The
+    predictions, flattened to numpy, are the scatter plots' data.
+    """
+    dtype = model_dtype(model)
+    evaluation = Evaluation({})
+    for name, (x, y) in tests.items():
+        predicted = model(x.to(dtype)).to(torch.float64)
+        evaluation.errors[name] = relative_rms(predicted, y)
+        evaluation.predictions[name] = (predicted.cpu().numpy().ravel(), y.cpu().numpy().ravel())
+    return evaluation
 
 
 def run_problem(

@@ -218,19 +218,13 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     ]
 
 
-PROBLEM = Problem(
+PROBLEM = Problem.from_module(
+    __name__,
     name="laplace",
     summary="u_xx + u_yy = 0 on the unit square by a physics-informed network: soft against hard boundary",
-    levels=LEVELS,
-    full_settings=FULL,
-    quick_settings=QUICK,
-    make_data=make_data,
-    evaluate=evaluate,
-    monitor=monitor,
     monitor_label="largest ‖u − g‖ at the boundary points",
     monitor_column="boundary error (train)",
     error_label="relative L² error on a grid, boundary error, PDE residual",
-    findings=findings,
     error_in_percent=False,
     baseline_level="2",
 )

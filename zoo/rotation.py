@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn.functional import mse_loss, normalize
+from torch.nn.functional import normalize
 
 import symnn
 from zoo._problem import Context, Evaluation, Finding, Level, LevelResult, Problem, claim, model_dtype
@@ -185,24 +185,19 @@ def backbone(settings: RotationSettings, out: int) -> nn.Module:
     return symnn.MLP(3 * settings.n_points, out, hidden=settings.hidden, activation=settings.activation)
 
 
-def _fit_entries(ctx: Context, model: nn.Module) -> Trained:
-    x, y = ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
-
-
 def level_0(ctx: Context) -> Trained:
     """Raw head: nine numbers, reshaped."""
-    return _fit_entries(ctx, nn.Sequential(backbone(ctx.settings, 9), nn.Unflatten(-1, (3, 3))))
+    return ctx.train_mse(nn.Sequential(backbone(ctx.settings, 9), nn.Unflatten(-1, (3, 3))))
 
 
 def level_3(ctx: Context) -> Trained:
     """Inductive bias: a rotation vector, mapped by exp to a rotation matrix."""
-    return _fit_entries(ctx, nn.Sequential(backbone(ctx.settings, 3), symnn.SO3Exp()))
+    return ctx.train_mse(nn.Sequential(backbone(ctx.settings, 3), symnn.SO3Exp()))
 
 
 def level_3g(ctx: Context) -> Trained:
     """Inductive bias: two vectors, orthonormalised (6D representation)."""
-    return _fit_entries(ctx, nn.Sequential(backbone(ctx.settings, 6), GramSchmidt6D()))
+    return ctx.train_mse(nn.Sequential(backbone(ctx.settings, 6), GramSchmidt6D()))
 
 
 LEVELS = (
@@ -254,18 +249,12 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     ]
 
 
-PROBLEM = Problem(
+PROBLEM = Problem.from_module(
+    __name__,
     name="rotation",
     summary="output the rotation that moved a template of points: raw 9 numbers against SO3Exp",
-    levels=LEVELS,
-    full_settings=FULL,
-    quick_settings=QUICK,
-    make_data=make_data,
-    evaluate=evaluate,
-    monitor=monitor,
     monitor_label="largest entry of |RᵀR − I| of the outputs, in-distribution inputs",
     monitor_column="‖RᵀR − I‖ (train)",
     error_label="geodesic angle error (RMS, degrees) and distance from SO(3)",
-    findings=findings,
     error_in_percent=False,
 )

@@ -34,8 +34,8 @@ from zoo._problem import (
     Problem,
     RunResult,
     claim,
+    evaluate_regression,
     model_dtype,
-    relative_rms,
     relative_symmetry_error,
 )
 from zoo._report import new_figure, save_figure
@@ -141,20 +141,16 @@ def monitor(model: torch.nn.Module, data: SpringData, settings: SpringSettings) 
 
 
 def evaluate(model: torch.nn.Module, data: SpringData, settings: SpringSettings) -> Evaluation:
-    dtype = model_dtype(model)
-    errors, predictions = {}, {}
-    for name, (x, y) in data.tests.items():
-        predicted = model(x.to(dtype)).to(torch.float64)
-        errors[name] = relative_rms(predicted, y)
-        predictions[name] = (predicted.cpu().numpy().ravel(), y.cpu().numpy().ravel())
+    evaluation = evaluate_regression(model, data.tests)
     high = settings.beyond_range[1]
     curve_x = torch.linspace(-high, high, 301, dtype=torch.float64, device=data.probe.device).unsqueeze(-1)
-    curve = (curve_x.cpu().numpy().ravel(), model(curve_x.to(dtype)).double().cpu().numpy().ravel())
-    metrics = {
+    curve_y = model(curve_x.to(model_dtype(model))).double()
+    evaluation.figure_data["curve"] = (curve_x.cpu().numpy().ravel(), curve_y.cpu().numpy().ravel())
+    evaluation.metrics = {
         "oddness error (largest relative)": oddness_error(model, data.probe, settings.symmetry_floor),
         "oddness error (relative RMS)": monitor(model, data, settings),
     }
-    return Evaluation(errors, metrics, predictions, figure_data={"curve": curve})
+    return evaluation
 
 
 def force_curves(run: RunResult, out: Path) -> list[Path]:
@@ -186,15 +182,13 @@ def backbone(settings: SpringSettings) -> torch.nn.Module:
 
 def level_0(ctx: Context) -> Trained:
     """Plain MLP, plain loss."""
-    model, x, y = backbone(ctx.settings), ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(backbone(ctx.settings))
 
 
 def level_1(ctx: Context) -> Trained:
     """Observation bias: each sample (x, F) and its mirror image (-x, -F)."""
     x, y = symnn.augment(ctx.data.x, ctx.data.y, ODD, copies="orbit")
-    model = backbone(ctx.settings)
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(backbone(ctx.settings), x, y)
 
 
 def level_2(ctx: Context) -> Trained:
@@ -206,8 +200,7 @@ def level_2(ctx: Context) -> Trained:
 
 def level_3(ctx: Context) -> Trained:
     """Inductive bias: f(x) = (g(x) - g(-x)) / 2, odd by construction."""
-    model, x, y = symnn.Odd(backbone(ctx.settings)), ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(symnn.Odd(backbone(ctx.settings)))
 
 
 def linear_law(k_star: float) -> symnn.priors.SympyModule:
@@ -221,8 +214,7 @@ def level_4a(ctx: Context) -> Trained:
     model = symnn.PhysicsResidual(
         linear_law(ctx.settings.k_star), symnn.Odd(backbone(ctx.settings)), train_baseline=False
     )
-    x, y = ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(model)
 
 
 def level_4b(ctx: Context) -> Trained:
@@ -291,18 +283,12 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     return out
 
 
-PROBLEM = Problem(
+PROBLEM = Problem.from_module(
+    __name__,
     name="spring",
     summary="nonlinear spring F = k1 x + k2 x³ trained on x > 0: the oddness ladder",
-    levels=LEVELS,
-    full_settings=FULL,
-    quick_settings=QUICK,
-    make_data=make_data,
-    evaluate=evaluate,
-    monitor=monitor,
     monitor_label="oddness error: relative RMS of f(-x) + f(x) on x in (-2, 2)",
     error_label="relative RMS error",
-    findings=findings,
     monitor_column="oddness error",
     extra_figures=force_curves,
 )

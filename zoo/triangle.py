@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn.functional import mse_loss
 
@@ -43,8 +44,8 @@ from zoo._problem import (
     LevelResult,
     Problem,
     claim,
+    evaluate_regression,
     model_dtype,
-    relative_rms,
     relative_symmetry_error,
 )
 from zoo._training import Trained
@@ -157,25 +158,22 @@ def monitor(model: torch.nn.Module, data: TriangleData, settings: TriangleSettin
 
 
 def evaluate(model: torch.nn.Module, data: TriangleData, settings: TriangleSettings) -> Evaluation:
-    dtype = model_dtype(model)
-    errors, metrics, predictions = {}, {}, {}
-    for name, (x, y) in data.tests.items():
-        predicted = model(x.to(dtype)).to(torch.float64)
-        errors[name] = relative_rms(predicted, y)
-        metrics[f"{name}: max relative error"] = float(((predicted - y).abs() / y).max())
-        predictions[name] = (predicted.cpu().numpy().ravel(), y.cpu().numpy().ravel())
+    evaluation = evaluate_regression(model, data.tests)
+    metrics = evaluation.metrics
+    for name, (predicted, true) in evaluation.predictions.items():
+        metrics[f"{name}: max relative error"] = float(np.max(np.abs(predicted - true) / true))
     for where, probe in data.probes.items():
         metrics[f"symmetry error {where} (relative RMS)"] = symmetry_error(model, probe)
         metrics[f"symmetry error {where} (largest relative, floor {settings.symmetry_floor:g})"] = (
             symnn.testing.equivariance_error(
                 model,
                 TRIANGLE_SYMMETRY,
-                probe.to(dtype),
+                probe.to(model_dtype(model)),
                 elements=CHECK_ELEMENTS,
                 floor=settings.symmetry_floor,
             )
         )
-    return Evaluation(errors, metrics, predictions)
+    return evaluation
 
 
 # --- the levels: each bias is one or two lines of symnn ---------------------------------
@@ -187,15 +185,13 @@ def backbone(settings: TriangleSettings) -> torch.nn.Module:
 
 def level_0(ctx: Context) -> Trained:
     """Plain MLP, plain loss."""
-    model, x, y = backbone(ctx.settings), ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(backbone(ctx.settings))
 
 
 def level_1a(ctx: Context) -> Trained:
     """Observation bias, the lecture's form: all six edge orders plus one rescaled copy (7x data)."""
     x, y = symnn.augment(ctx.data.x, ctx.data.y, [EDGE_ORDER, (RESCALING, 1)], generator=ctx.generator)
-    model = backbone(ctx.settings)
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(backbone(ctx.settings), x, y)
 
 
 def level_1b(ctx: Context) -> Trained:
@@ -229,16 +225,12 @@ def level_2b(ctx: Context) -> Trained:
 
 def level_3(ctx: Context) -> Trained:
     """Inductive bias: sort the edges, divide by their sum, restore the area's scale."""
-    model = symnn.ScaleNormalize(symnn.PermutationSort(backbone(ctx.settings)), degree=2)
-    x, y = ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(symnn.ScaleNormalize(symnn.PermutationSort(backbone(ctx.settings)), degree=2))
 
 
 def level_3s(ctx: Context) -> Trained:
     """Inductive bias by averaging over the six edge orders instead of sorting (6 passes)."""
-    model = symnn.ScaleNormalize(symnn.Symmetrize(backbone(ctx.settings), EDGE_ORDER), degree=2)
-    x, y = ctx.data.x, ctx.data.y
-    return ctx.train(model, lambda: mse_loss(model(x), y))
+    return ctx.train_mse(symnn.ScaleNormalize(symnn.Symmetrize(backbone(ctx.settings), EDGE_ORDER), degree=2))
 
 
 def level_4(ctx: Context) -> Trained:
@@ -351,16 +343,10 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     return out
 
 
-PROBLEM = Problem(
+PROBLEM = Problem.from_module(
+    __name__,
     name="triangle",
     summary="area of a triangle from its edge lengths: the lecture's ladder of biases",
-    levels=LEVELS,
-    full_settings=FULL,
-    quick_settings=QUICK,
-    make_data=make_data,
-    evaluate=evaluate,
-    monitor=monitor,
     monitor_label="symmetry error: relative RMS violation of edge order x rescaling, ID probe",
     error_label="relative RMS error",
-    findings=findings,
 )
