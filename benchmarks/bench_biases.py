@@ -26,13 +26,11 @@ Run: ``python benchmarks/bench_biases.py [--repeats N] [--threads T]``.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _timing import benchmark_parser, interleaved_medians, parse_benchmark_args
 
 import symnn
 
@@ -47,29 +45,6 @@ def triangles(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.T
     return x, area.unsqueeze(-1)
 
 
-def interleaved_medians(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per step, timing the candidates in turn so that load spikes hit all.
-
-    A cheap step is timed over several calls in a row (about 50 ms in all): timed
-    alone right after an expensive one, it would mostly measure a cold cache.
-    """
-    calls: dict[str, int] = {}
-    for name, step in steps.items():  # warm-up: allocator, thread pool, first-call dispatch
-        for _ in range(3):
-            start = time.perf_counter()
-            step()
-            elapsed = time.perf_counter() - start
-        calls[name] = max(1, round(0.05 / max(elapsed, 1e-6)))
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            for _ in range(calls[name]):
-                step()
-            samples[name].append((time.perf_counter() - start) / calls[name])
-    return {name: statistics.median(times) for name, times in samples.items()}
-
-
 def training_step(
     model: torch.nn.Module, opt: torch.optim.Optimizer, loss_fn: Callable[[], torch.Tensor]
 ) -> Callable[[], None]:
@@ -82,12 +57,7 @@ def training_step(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=25, help="timed steps per case (median taken)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(benchmark_parser(__doc__, repeats=25))
 
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
@@ -180,7 +150,8 @@ def main() -> None:
     steps["DataLoader, plain tensors"] = loader_step(plain_loader)
     steps["DataLoader, AugmentedDataset"] = loader_step(augmented_loader)
 
-    times = interleaved_medians(steps, args.repeats)
+    # A cheap step is timed over about 50 ms of calls in a row (see interleaved_medians).
+    times = interleaved_medians(steps, args.repeats, min_sample_seconds=0.05)
     plain = times["plain step"]
     loop = times["full orbit, lecture loop"]
     # Same model calls as the loop: equal up to timing noise, which is a few per cent here.

@@ -17,11 +17,10 @@ machine use ``--threads 1``: with two threads, OpenMP contention swamps every ra
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 import torch
-from _timing import interleaved_medians
+from _timing import benchmark_parser, interleaved_medians, parse_benchmark_args
 
 import symnn
 
@@ -71,13 +70,9 @@ def odd_exactness(f: Callable[[torch.Tensor], torch.Tensor], dtype: torch.dtype)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=60)
+    parser = benchmark_parser(__doc__, repeats=60)
     parser.add_argument("--batch", type=int, default=4000)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(parser)
     torch.manual_seed(0)
     n = args.batch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {n}, float32, CPU")

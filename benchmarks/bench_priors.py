@@ -22,30 +22,15 @@ ratios stay put; the absolute times do not).
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import torch
+from _timing import benchmark_parser, interleaved_medians, parse_benchmark_args
 
 import symnn
 from symnn import priors
 from symnn.priors import _problems
-
-
-def interleaved_medians(steps: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per call, timing the candidates in turn so that load spikes hit all."""
-    for step in steps.values():  # warm-up: allocator, thread pool, sympy caches
-        for _ in range(2):
-            step()
-    samples: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def adam(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 300) -> None:
@@ -57,13 +42,9 @@ def adam(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser = benchmark_parser(__doc__, repeats=30)
     parser.add_argument("--batch", type=int, default=4000)
-    parser.add_argument("--threads", type=int, default=None)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(parser)
 
     generator = torch.Generator().manual_seed(0)
     edges = 1 + torch.rand(args.batch, 3, generator=generator, dtype=torch.float64)
@@ -104,7 +85,7 @@ def main() -> None:
         "fit_constants(method='lbfgs') from C=1": fitted_by("lbfgs"),
         "Adam, 300 steps from C=1": fitted_by("adam"),
     }
-    times = interleaved_medians(candidates, args.repeats)
+    times = interleaved_medians(candidates, args.repeats, warmup=2)
     unit = times["one forward+backward (unit)"]
 
     print(f"{'fit':42s} {'ms':>8s} {'x unit':>8s} {'|16C - 1|':>10s} {'max rel err A':>14s}")

@@ -23,12 +23,11 @@ two threads measure OpenMP contention more than the code: use ``--threads 1``.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 from collections.abc import Callable
 
 import torch
-from _timing import interleaved_medians
+from _timing import benchmark_parser, interleaved_medians, parse_benchmark_args
 
 from symnn.functional import hat, so3_exp
 
@@ -61,13 +60,9 @@ def step(fn: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor, cotangent:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, repeats=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per contender (median taken)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    args = parser.parse_args()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(parser)
 
     fns = contenders()
     others = [name for name in TARGETS if name in fns]
