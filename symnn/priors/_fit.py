@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
+from symnn.priors._least_squares import least_squares
 from symnn.priors._sympy_module import SympyModule
 from symnn.priors._translate import TorchProgram
 
@@ -117,7 +118,7 @@ def _solve_linear(
             f"{int((~finite).sum())} of {finite.numel()} rows give non-finite features or targets; "
             "drop them before fitting"
         )
-    solution = torch.linalg.lstsq(design, target.unsqueeze(-1)).solution.squeeze(-1)
+    solution = least_squares(design, target)
     with torch.no_grad():
         for s, value in zip(free, solution):
             module.constants[str(s)].copy_(value)
