@@ -30,7 +30,7 @@ setup(
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6"],
         "docs": ["sphinx>=7"],
-        "dev": ["pytest>=7", "hypothesis>=6", "sphinx>=7", "ruff>=0.5"],
+        "dev": ["pytest>=7", "hypothesis>=6", "sphinx>=7", "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
     classifiers=[
