@@ -446,7 +446,8 @@ def so3_exp(v: torch.Tensor) -> torch.Tensor:
     >>> so3_exp(torch.zeros(2, 5, 3)).shape
     torch.Size([2, 5, 3, 3])
 
-    Second derivatives at exactly zero, where R₀₀ = 1 - (v₂² + v₃²)/2 + O(|v|⁴):
+    Second derivatives at exactly zero, where
+    :math:`R_{00} = 1 - (v_2^2 + v_3^2)/2 + O(\lVert v \rVert^4)`:
 
     >>> v0 = torch.zeros(3, dtype=torch.float64)
     >>> torch.func.hessian(lambda q: so3_exp(q)[0, 0])(v0)
