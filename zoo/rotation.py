@@ -234,7 +234,7 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
         )
 
     return [
-        check("3", "SO3Exp, to rounding", 2e-6),
+        check("3", "SO3Exp, to rounding", 1e-6),
         # Gram-Schmidt loses orthogonality to cancellation when its two vectors are
         # nearly parallel: a few rounding errors more, not a guarantee to rounding.
         check("3g", "Gram-Schmidt", 1e-5),
