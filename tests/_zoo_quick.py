@@ -90,6 +90,7 @@ def toy_problem():
                 lambda r: "",
             ),
             claim(results, "needs a level that does not exist", ("9",), lambda r: True, lambda r: ""),
+            claim(results, "a claim only the full setting shows", ("0",), lambda r: False, lambda r: ""),
         ]
 
     return Problem(

@@ -109,7 +109,7 @@ def test_run_problem_trains_fits_and_compares_costs(toy_run):
     )
     assert len(results["0"].history.loss) == 5 and results["0"].history.monitor_epochs == [0, 2, 5]
     assert results["1a"].history.loss == [] and results["1a"].history.monitor_values == [0.5]
-    assert [f.holds for f in toy_run.findings] == [True, None]
+    assert [f.holds for f in toy_run.findings] == [True, None, False]
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():

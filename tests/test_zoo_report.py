@@ -28,6 +28,14 @@ def test_findings_mark_holds_fails_and_unmeasured(toy_run):
     assert "– needs a level that does not exist (needs levels 9)" in text
 
 
+def test_a_failed_full_setting_claim_is_not_a_cross_in_quick_mode(toy_run):
+    # Regression: the README's main job (a quick run) printed ✗ for claims that only the
+    # full setting can show, and read as a failure.
+    text = format_findings(toy_run)
+    assert "○ a claim only the full setting shows [full setting only" in text
+    assert "✗" not in text
+
+
 def test_results_json_is_strict_json_with_nan_as_null(toy_run):
     data = results_json(toy_run, ["symnn-zoo", "run", "toy"])
     text = json.dumps(data, allow_nan=False)  # raises on NaN or inf

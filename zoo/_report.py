@@ -19,7 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import symnn
-from zoo._problem import LevelResult, RunResult
+from zoo._problem import Finding, LevelResult, RunResult
 
 __all__ = ["format_table", "format_findings", "write_report", "versions", "new_figure", "save_figure"]
 
@@ -94,11 +94,20 @@ def format_table(run: RunResult) -> str:
 
 
 def format_findings(run: RunResult) -> str:
-    """One line per claim: ✓ holds, ✗ does not, – not measured in this run."""
+    """One line per claim: ✓ holds, ✗ does not, – not measured in this run.
+
+    In a quick run, a claim only the full setting can show (too few epochs and samples)
+    is marked ○ when it fails, so that a smoke test does not read as a failure.
+    """
     marks = {True: "✓", False: "✗", None: "–"}
-    return "\n".join(
-        f"- {marks[f.holds]} {f.claim}" + (f" ({f.detail})" if f.detail else "") for f in run.findings
-    )
+
+    def line(f: Finding) -> str:
+        detail = f" ({f.detail})" if f.detail else ""
+        if run.quick and not f.quick and f.holds is False:
+            return f"- ○ {f.claim}{detail} [full setting only: quick mode is too short to show it]"
+        return f"- {marks[f.holds]} {f.claim}{detail}"
+
+    return "\n".join(line(f) for f in run.findings)
 
 
 def _finite_or_none(value: Any) -> Any:
