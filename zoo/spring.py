@@ -287,7 +287,7 @@ PROBLEM = Problem.from_module(
     __name__,
     name="spring",
     summary="nonlinear spring F = k1 x + k2 x³ trained on x > 0: the oddness ladder",
-    monitor_label="oddness error: relative RMS of f(-x) + f(x) on x in (-2, 2)",
+    monitor_label="relative RMS of f(-x) + f(x) on x in (-2, 2)",
     error_label="relative RMS error",
     monitor_column="oddness error",
     extra_figures=force_curves,

@@ -347,6 +347,6 @@ PROBLEM = Problem.from_module(
     __name__,
     name="triangle",
     summary="area of a triangle from its edge lengths: the lecture's ladder of biases",
-    monitor_label="symmetry error: relative RMS violation of edge order x rescaling, ID probe",
+    monitor_label="relative RMS violation of edge order x rescaling, ID probe",
     error_label="relative RMS error",
 )
