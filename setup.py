@@ -22,15 +22,14 @@ setup(
         "torch>=2.2",
         "e3nn>=0.5",
         "numpy>=1.24",
-        "scipy>=1.10",
         "sympy>=1.12",
         "matplotlib>=3.7",
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6"],
+        "test": ["pytest>=7"],
         "docs": ["sphinx>=7"],
-        "dev": ["pytest>=7", "hypothesis>=6", "sphinx>=7", "ruff==0.17.6"],
+        "dev": ["pytest>=7", "sphinx>=7", "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
     classifiers=[

@@ -249,7 +249,9 @@ class SymmetryPenalty(nn.Module):
 
     Call
     ----
-    ``penalty(model, x, y=None, *, output=None)``: as :func:`symmetry_penalty`.
+    ``penalty(model, x, y=None, *, output=None)``: as :func:`symmetry_penalty`, with
+    ``x`` of shape ``(..., d)``, ``y`` and ``output`` shaped like ``model(x)``; a scalar
+    for ``reduction="mean"`` or ``"sum"``.
 
     Examples
     --------

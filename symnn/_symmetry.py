@@ -197,6 +197,8 @@ class Parity(Symmetry):
     - ``Parity(sign=-1)``: odd models, :math:`f(-x) = -f(x)`;
     - ``Parity(sign=+1)``: even models, :math:`f(-x) = f(x)`.
 
+    Acts on inputs ``(..., d)`` and outputs ``(..., k)`` of any sizes.
+
     Examples
     --------
     >>> import torch, symnn
@@ -330,7 +332,8 @@ class Scaling(Symmetry):
 
     Models with this symmetry are homogeneous of degree :math:`k`:
     :math:`f(s x) = s^k f(x)` for all :math:`s > 0`.  Random scales are drawn
-    log-uniformly from ``scale_range``.
+    log-uniformly from ``scale_range``.  Acts on inputs ``(..., d)`` and outputs
+    ``(..., k)`` of any sizes; an element is a positive scalar tensor (or one per row).
 
     Parameters
     ----------
@@ -383,7 +386,8 @@ class Rotation(Symmetry):
     The input transforms as :math:`x \mapsto D_\text{in}(R)\,x` and the output as
     :math:`y \mapsto D_\text{out}(R)\,y`, with :math:`D` the Wigner matrices of the
     given irreps (in e3nn's basis).  Elements are ``(3, 3)`` rotation matrices,
-    drawn uniformly (Haar measure) from normalized Gaussian quaternions.
+    drawn uniformly (Haar measure) from normalized Gaussian quaternions.  Inputs are
+    ``(..., irreps_in.dim)`` and outputs ``(..., irreps_out.dim)``.
 
     symnn computes :math:`D` itself in the input's dtype to rounding (e3nn's own
     ``D_from_matrix`` is accurate to about 1e-6 only, which would hide errors in a
@@ -438,7 +442,8 @@ class ProductSymmetry(Symmetry):
     in turn, on the input and on the output; the factors should commute (they do
     for the built-in ones, e.g. ``Permutation(3) * Scaling(degree=2)``).  The
     product is finite when every factor is, and lists the Cartesian product of
-    their elements.
+    their elements.  Inputs and outputs are shaped as every factor expects, e.g.
+    ``(..., 3)`` in and ``(..., 1)`` out for the triangle's symmetry.
 
     Examples
     --------

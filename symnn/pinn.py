@@ -330,10 +330,10 @@ def residual_loss(residual: torch.Tensor, reduction: str = "mean") -> torch.Tens
 
     Parameters
     ----------
-    residual : Tensor
+    residual : Tensor, any shape, e.g. ``(n,)`` or ``(n, 1)``
         :math:`r = \mathcal{N}[u] - f` at the collocation points, e.g. ``laplacian(u, x)``.
     reduction : {"mean", "sum", "none"}
-        As in :mod:`torch.nn` losses.
+        As in :mod:`torch.nn` losses: a scalar, or ``r²`` shaped like ``residual``.
 
     Examples
     --------

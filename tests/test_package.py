@@ -172,7 +172,9 @@ def test_repr_shows_the_settings(layer_name, shown):
 LAYER_CLASSES = [symnn.Odd, symnn.Even, symnn.PermutationSort, symnn.ScaleNormalize, symnn.Symmetrize]
 
 
-@pytest.mark.parametrize("cls", [*LAYER_CLASSES, symnn.PhysicsResidual, symnn.MLP], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", [*LAYER_CLASSES, symnn.SO3Exp, symnn.PhysicsResidual, symnn.MLP], ids=lambda c: c.__name__
+)
 def test_layer_docstrings_give_a_formula_shapes_and_an_example(cls):
     doc = cls.__doc__
     assert ":math:" in doc or ".. math::" in doc, "the formula"
@@ -190,10 +192,12 @@ def test_symmetric_layers_state_their_guarantee(cls):
 MY_FUNCTIONS = ["odd_part", "even_part", "sort_canonical", "input_scale", "scale_normalize", "symmetrize"]
 
 
-@pytest.mark.parametrize("fn_name", [*MY_FUNCTIONS, "order_free_mean"])
+@pytest.mark.parametrize(
+    "fn_name", [*MY_FUNCTIONS, "order_free_mean", "so3_exp", "so3_log", "hat", "vee", "heron_area"]
+)
 def test_functional_forms_have_a_formula_or_guarantee_and_an_example(fn_name):
     doc = getattr(symnn.functional, fn_name).__doc__
-    assert ":math:" in doc or "Guarantee" in doc
+    assert ":math:" in doc or ".. math::" in doc or "Guarantee" in doc
     assert "Examples\n    --------\n    >>>" in doc
 
 

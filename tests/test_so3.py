@@ -349,6 +349,16 @@ def test_so3_exp_nan_in_gives_nan_out_in_that_row_only(dtype):
     assert v.grad[1].isnan().all() and v.grad[[0, 2]].isfinite().all()
 
 
+def test_so3_exp_infinite_or_overflowing_norm_gives_nan_in_that_row(dtype):
+    # Documented: |v|² overflowing (|v| ~ 1e20 in float32, 1e155 in float64) or an infinite
+    # entry gives NaN, never a matrix that looks like a rotation.
+    huge = 1e20 if dtype == torch.float32 else 1e155
+    v = torch.tensor([[huge, 0.0, 0.0], [float("inf"), 0.0, 0.0], [1e3, -2e3, 5e2]], dtype=dtype)
+    r = so3_exp(v)
+    assert r[:2].isnan().all()
+    assert r[2].isfinite().all()
+
+
 def test_so3_exp_module_repr_and_state_dict():
     layer = symnn.SO3Exp()
     assert repr(layer) == "SO3Exp()"

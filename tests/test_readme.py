@@ -1,0 +1,51 @@
+"""The README's Python snippets run, and do what the README says."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import torch
+
+import symnn
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+_PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def _blocks() -> list[str]:
+    return _PYTHON_BLOCK.findall(README.read_text(encoding="utf-8"))
+
+
+def test_the_readme_has_its_two_python_snippets():
+    blocks = _blocks()
+    assert len(blocks) == 2
+    assert "MyNet()" in blocks[0] and "class TimeReversal(symnn.Symmetry)" in blocks[1]
+
+
+def test_wrap_your_own_model_runs_with_any_net():
+    class MyNet(torch.nn.Module):  # the reader's own network
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.layers(x)
+
+    torch.manual_seed(0)
+    namespace = {"MyNet": MyNet}
+    exec(_blocks()[0], namespace)  # raises if the promised check fails
+    assert isinstance(namespace["model"], symnn.ScaleNormalize)
+
+
+def test_the_custom_symmetry_works_with_every_tool():
+    namespace = {"torch": torch, "symnn": symnn}
+    exec(_blocks()[1], namespace)
+    time_reversal = namespace["TimeReversal"]()
+    torch.manual_seed(0)
+    model = symnn.Symmetrize(symnn.MLP(4, 1), time_reversal).double()
+    x = torch.randn(50, 4, dtype=torch.float64)
+    assert symnn.testing.assert_equivariant(model, time_reversal, x, rtol=0.0) == 0.0
+    assert symnn.symmetry_penalty(model, x, time_reversal, elements="all").item() == 0.0
+    x_aug, y_aug = symnn.augment(x, torch.ones(50, 1, dtype=torch.float64), time_reversal)
+    assert x_aug.shape == (100, 4) and set(y_aug.flatten().tolist()) == {1.0, -1.0}
