@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 import symnn
 from zoo._problem import Finding, LevelResult, RunResult
+from zoo._training import clock_label
 
 __all__ = ["format_table", "format_findings", "write_report", "versions", "new_figure", "save_figure"]
 
@@ -225,7 +226,7 @@ def _cost_figure(run: RunResult, path: Path) -> Path:
     ]
     ax.bar_label(bars, labels, fontsize=7)
     ax.set_xlabel("level")
-    ax.set_ylabel("training CPU time (s)" if run.device.type == "cpu" else "training time (s)")
+    ax.set_ylabel(f"training {clock_label(run.device)} (s)")
     ax.set_title(f"{run.problem.name}: training cost (× level {run.problem.baseline_level})", fontsize=10)
     ax.margins(y=0.25)
     return save_figure(figure, path)
@@ -287,7 +288,7 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         "",
         f"Errors: {run.problem.error_label}. {run.problem.monitor_column}: {run.problem.monitor_label}, "
         "at the end of training. Train time: the training steps alone "
-        f"({'CPU time of the process' if run.device.type == 'cpu' else 'wall time'}); "
+        f"({clock_label(run.device)}); "
         f"× level {run.problem.baseline_level}: the ratio to that level's time in this run.",
         "",
         format_table(run),

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["History", "Trained", "train", "timed_fit", "synchronize", "clock"]
+__all__ = ["History", "Trained", "train", "timed_fit", "synchronize", "clock", "clock_label"]
 
 
 @dataclass
@@ -73,6 +73,11 @@ def clock(device: torch.device) -> float:
     Differences of two readings time the work in between; :func:`synchronize` first on a GPU.
     """
     return time.perf_counter() if device.type == "cuda" else time.process_time()
+
+
+def clock_label(device: torch.device) -> str:
+    """What :func:`clock` measures on ``device``, for reports."""
+    return "wall time" if device.type == "cuda" else "CPU time"
 
 
 def checkpoint_epochs(epochs: int, n_checkpoints: int) -> list[int]:
