@@ -55,7 +55,6 @@ def least_squares(design: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"column {int(dead[0])} of the design is zero on every row: the data do not fix it")
     r = design / scale
     q = target.clone()
-    diagonal = []
     for j in range(k):
         column = r[j:, j]
         norm = torch.sqrt((column * column).sum())
@@ -69,8 +68,7 @@ def least_squares(design: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             block = r[j:, j:]
             block -= (2 / v_norm2) * v[:, None] * (v[:, None] * block).sum(0)
             q[j:] -= (2 / v_norm2) * v * (v * q[j:]).sum()
-        diagonal.append(alpha)
-    rdiag = torch.stack(diagonal).abs()
+    rdiag = r.diagonal().abs()  # the alphas, up to the rounding of the last update
     # Relative rank test: a column whose new direction is below n·eps of the largest
     # one is, on these rows, a combination of the others.
     tiny = rdiag.max() * n * torch.finfo(design.dtype).eps
