@@ -6,8 +6,11 @@ For a symmetry with input action :math:`x \mapsto g\cdot x` and output action
 :class:`RandomAction` and :class:`AugmentedDataset` draw fresh ones at every step
 (online), so an epoch costs what a plain epoch costs.
 
-The helpers here that build the transformed copies of a batch are shared with
-:func:`symnn.symmetry_penalty`.
+The transformed copies are formed by :mod:`symnn._orbit`, as for the penalty, the
+checker and :class:`~symnn.Symmetrize`.  Integer data cannot be scaled or rotated
+(the product would be truncated back to integers): such actions raise a
+:class:`TypeError` naming the dtype, and permutations and sign flips of integer
+data stay exact.
 """
 
 from __future__ import annotations
@@ -18,148 +21,21 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from symnn._checks import check_tensor
-from symnn._symmetry import InfiniteGroupError, Symmetry
+from symnn._checks import check_batch, check_count, check_rows, check_symmetry, check_tensor
+from symnn._orbit import (
+    TransformedCopies,
+    act_input,
+    act_output,
+    identity_first,
+    listed_elements,
+    random_copies,
+    row_elements,
+)
+from symnn._symmetry import Symmetry
 
 __all__ = ["augment", "RandomAction", "AugmentedDataset"]
 
 Copies = str | int
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def check_symmetry(sym: Any, who: str) -> Symmetry:
-    if not isinstance(sym, Symmetry):
-        raise TypeError(f"{who} needs a symnn.Symmetry; got {type(sym).__name__}")
-    return sym
-
-
-def check_batch(x: Any, who: str) -> torch.Tensor:
-    """``x`` as a batch of rows, shape ``(N, ...)``."""
-    x = check_tensor(x, "x", floating=False)
-    if x.ndim < 2:
-        raise ValueError(
-            f"{who} needs a batch x of shape (N, d) (one sample per row); got shape {tuple(x.shape)}"
-            + ("; use x.unsqueeze(-1) for a single feature" if x.ndim == 1 else "")
-        )
-    return x
-
-
-def check_rows(t: Any, n_rows: int, name: str, who: str) -> torch.Tensor:
-    """``t`` after checking that it has one entry per sample: shape ``(N, ...)``."""
-    t = check_tensor(t, name, floating=False)
-    if t.ndim == 0 or t.shape[0] != n_rows:
-        raise ValueError(
-            f"{who}: {name} must have one row per sample of x, shape ({n_rows}, ...); got {tuple(t.shape)}"
-        )
-    return t
-
-
-# --------------------------------------------------------------------------- actions
-
-
-def _act(sym: Symmetry, method: str, g: Any, t: torch.Tensor, name: str) -> torch.Tensor:
-    """``sym.<method>(g, t)``, or a clear error when the action does not fit ``t``."""
-    try:
-        out = getattr(sym, method)(g, t)
-    except (ValueError, IndexError, RuntimeError) as err:
-        raise ValueError(f"{sym!r} cannot act on {name} of shape {tuple(t.shape)}: {err}") from err
-    if not isinstance(out, torch.Tensor) or out.shape != t.shape:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(
-            f"{sym!r}.{method} turned {name} of shape {tuple(t.shape)} into {got}: a group action "
-            f"must keep the shape, so the symmetry does not fit {name}"
-        )
-    return out
-
-
-def act_input(sym: Symmetry, g: Any, x: torch.Tensor) -> torch.Tensor:
-    r""":math:`g\cdot x`, or a clear error when the symmetry's action does not fit ``x``."""
-    return _act(sym, "act_input", g, x, "x")
-
-
-def act_output(sym: Symmetry, g: Any, y: torch.Tensor, x_ndim: int, name: str = "y") -> torch.Tensor:
-    r""":math:`\rho(g)\,y`, for ``y`` shaped ``(N, k)`` or ``(N,)`` (one value per row).
-
-    A ``y`` with one dimension fewer than ``x`` gets a unit feature dimension while
-    the symmetry acts: a per-row element then broadcasts over rows, not across them
-    (``(N,) * (N, 1)`` would silently make an ``(N, N)`` table).
-    """
-    featureless = y.ndim == x_ndim - 1
-    gy = _act(sym, "act_output", g, y.unsqueeze(-1) if featureless else y, name)
-    return gy.squeeze(-1) if featureless else gy
-
-
-def row_elements(sym: Symmetry, batch_shape: Sequence[int], generator: torch.Generator | None) -> Any:
-    """One random element per row (:meth:`Symmetry.sample_rows`), or None if unsupported."""
-    try:
-        return sym.sample_rows(tuple(batch_shape), generator)
-    except NotImplementedError:
-        return None
-
-
-def _repeat_rows(t: torch.Tensor, times: int) -> torch.Tensor:
-    return t.repeat(times, *([1] * (t.ndim - 1)))
-
-
-class TransformedCopies:
-    """``count`` transformed copies of a batch of ``n_rows`` rows, stacked copy by copy.
-
-    Row ``c * n_rows + i`` of :meth:`inputs` is :math:`g_{c,i} \\cdot x_i`; the
-    elements are either one per copy (``elements``, a list) or one per row of the
-    stacked copies (``per_row``, from :meth:`Symmetry.sample_rows`).
-    """
-
-    def __init__(
-        self, sym: Symmetry, n_rows: int, *, elements: list | None = None, per_row: Any = None, count: int
-    ) -> None:
-        self.sym = sym
-        self.n_rows = n_rows
-        self.elements = elements
-        self.per_row = per_row
-        self.count = count
-
-    def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        if self.elements is None:
-            return act_input(self.sym, self.per_row, _repeat_rows(x, self.count))
-        return torch.cat([act_input(self.sym, g, x) for g in self.elements])
-
-    def outputs(self, y: torch.Tensor, x_ndim: int, name: str = "y") -> torch.Tensor:
-        if self.elements is None:
-            return act_output(self.sym, self.per_row, _repeat_rows(y, self.count), x_ndim, name)
-        return torch.cat([act_output(self.sym, g, y, x_ndim, name) for g in self.elements])
-
-
-def finite_elements(sym: Symmetry, who: str, hint: str) -> list:
-    if not sym.is_finite:
-        raise InfiniteGroupError(f"{who} needs every element of the group, but {sym!r} is infinite; {hint}")
-    return list(sym.elements())
-
-
-def random_copies(
-    sym: Symmetry,
-    x: torch.Tensor,
-    y: torch.Tensor | None,
-    count: int,
-    generator: torch.Generator | None,
-) -> TransformedCopies:
-    """``count`` random copies: a fresh element per row where the shapes allow it."""
-    n_rows = x.shape[0]
-    # Per-row elements broadcast over a (N, d) batch and (N, k) or (N,) targets; for
-    # other shapes the row-wise broadcasting of a user's action is not defined, so
-    # each copy gets one element for the whole batch (still correct, less varied).
-    if x.ndim == 2 and (y is None or y.ndim <= 2):
-        per_row = row_elements(sym, (count * n_rows,), generator)
-        if per_row is not None:
-            return TransformedCopies(sym, n_rows, per_row=per_row, count=count)
-    return TransformedCopies(sym, n_rows, elements=list(sym.sample(count, generator)), count=count)
-
-
-def check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int; got {value!r}")
-    return value
 
 
 # --------------------------------------------------------------------------- augment
@@ -196,10 +72,10 @@ def _term_copies(
 ) -> TransformedCopies:
     if copies == "orbit":
         hint = "pass copies=k for k random elements per sample"
-        elements = finite_elements(sym, 'augment(copies="orbit")', hint)
-        # elements() lists the identity first (Symmetry's contract): that copy is the original.
-        elements = elements if with_identity else elements[1:]
-        return TransformedCopies(sym, x.shape[0], elements=elements, count=len(elements))
+        elements = listed_elements(sym, 'augment(copies="orbit")', hint)
+        # The identity's copy is the original: first, or left out.
+        elements = identity_first(sym, elements, x, y)
+        return TransformedCopies.listed(sym, elements if with_identity else elements[1:])
     if isinstance(copies, str):
         raise ValueError(f'copies must be "orbit" or a positive int; got {copies!r}')
     return random_copies(sym, x, y, check_count(copies, "copies"), generator)

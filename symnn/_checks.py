@@ -38,3 +38,73 @@ def check_dim(x: torch.Tensor, dim: int, name: str = "x") -> int:
     if not -x.ndim <= dim < x.ndim:
         raise ValueError(f"dim {dim} is out of range for {name} of shape {tuple(x.shape)}")
     return dim % x.ndim
+
+
+def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
+    """``value`` itself, after checking it is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        kind = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+    return value
+
+
+def check_count(value: Any, name: str, *, minimum: int = 1) -> int:
+    """``value`` as a count: an int of at least ``minimum`` (1 by default), a ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        kind = "a positive int" if minimum == 1 else f"an int of at least {minimum}"
+        raise ValueError(f"{name} must be {kind}; got {value!r}")
+    return value
+
+
+def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` itself, after checking it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
+    return value
+
+
+def check_symmetry(sym: Any, who: str) -> Any:
+    """``sym`` itself, after checking it is a :class:`symnn.Symmetry`."""
+    from symnn._symmetry import Symmetry  # _symmetry imports this module
+
+    if not isinstance(sym, Symmetry):
+        raise TypeError(f"{who} needs a symnn.Symmetry; got {type(sym).__name__}")
+    return sym
+
+
+def check_batch(x: Any, who: str) -> torch.Tensor:
+    """``x`` as a batch of rows, shape ``(N, ...)``."""
+    x = check_tensor(x, "x", floating=False)
+    if x.ndim < 2:
+        raise ValueError(
+            f"{who} needs a batch x of shape (N, d) (one sample per row); got shape {tuple(x.shape)}"
+            + ("; use x.unsqueeze(-1) for a single feature" if x.ndim == 1 else "")
+        )
+    return x
+
+
+def check_rows(t: Any, n_rows: int, name: str, who: str) -> torch.Tensor:
+    """``t`` after checking that it has one entry per sample: shape ``(N, ...)``."""
+    t = check_tensor(t, name, floating=False)
+    if t.ndim == 0 or t.shape[0] != n_rows:
+        raise ValueError(
+            f"{who}: {name} must have one row per sample of x, shape ({n_rows}, ...); got {tuple(t.shape)}"
+        )
+    return t
+
+
+def check_scalable(t: torch.Tensor, name: str, sym: Any) -> torch.Tensor:
+    """``t`` itself, after checking its dtype can hold ``sym``'s non-integer factors.
+
+    A scaling or rotation of an integer tensor would be truncated back to integers
+    (``torch.tensor([3]) * 0.7`` stored in an int tensor is 2): a silent wrong answer.
+    """
+    t = check_tensor(t, name, floating=False)
+    if not (t.is_floating_point() or t.is_complex()):
+        raise TypeError(
+            f"{sym!r} multiplies {name} by non-integer factors, so {name} must have a floating dtype; "
+            f"got {t.dtype} (convert it first, e.g. {name}.float())"
+        )
+    return t

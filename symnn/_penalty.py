@@ -15,15 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._augment import (
-    TransformedCopies,
-    check_batch,
-    check_count,
-    check_rows,
-    check_symmetry,
-    finite_elements,
-    random_copies,
-)
+from symnn._checks import check_batch, check_choice, check_count, check_rows, check_symmetry
+from symnn._orbit import TransformedCopies, identity_first, listed_elements, random_copies
 from symnn._symmetry import Symmetry
 
 __all__ = ["symmetry_penalty", "SymmetryPenalty", "SymmetryPenaltySum"]
@@ -32,16 +25,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 Elements = str | Sequence[Any] | None
 
 
-def _check_reduction(reduction: Any) -> str:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"reduction must be one of {_REDUCTIONS}; got {reduction!r}")
-    return reduction
-
-
 def _check_chunk_size(chunk_size: Any) -> int | None:
-    if chunk_size is None:
-        return None
-    return check_count(chunk_size, "chunk_size")
+    return None if chunk_size is None else check_count(chunk_size, "chunk_size")
 
 
 def _check_elements(elements: Any) -> Elements:
@@ -54,14 +39,12 @@ def _check_elements(elements: Any) -> Elements:
     return elements
 
 
-def _all_but_identity(sym: Symmetry, who: str) -> list:
+def _every_element(sym: Symmetry, who: str) -> list:
     hint = "sample some with n_elements=k (elements=None) instead"
-    listed = finite_elements(sym, f'{who}(elements="all")', hint)
-    # The identity (listed first) adds nothing: its term is 0 against f(x), and the
-    # data loss itself against y.
+    listed = listed_elements(sym, f'{who}(elements="all")', hint)
     if len(listed) < 2:
         raise ValueError(f"{sym!r} has only the identity: there is nothing to penalise")
-    return listed[1:]
+    return listed
 
 
 def _copies(
@@ -69,15 +52,17 @@ def _copies(
     x: torch.Tensor,
     reference: torch.Tensor,
     elements: Elements,
+    every: list | None,
     n_elements: int,
     generator: torch.Generator | None,
 ) -> TransformedCopies:
-    n_rows = x.shape[0]
     if isinstance(elements, str):  # "all", checked
-        listed = _all_but_identity(sym, "symmetry_penalty")
-        return TransformedCopies(sym, n_rows, elements=listed, count=len(listed))
+        listed = _every_element(sym, "symmetry_penalty") if every is None else every
+        # The identity adds nothing (its term is 0 against f(x), the data loss itself
+        # against y); it is found, not assumed to be listed first.
+        return TransformedCopies.listed(sym, identity_first(sym, listed, x, reference)[1:])
     if elements is not None:
-        return TransformedCopies(sym, n_rows, elements=list(elements), count=len(elements))
+        return TransformedCopies.listed(sym, elements)
     return random_copies(sym, x, reference, check_count(n_elements, "n_elements"), generator)
 
 
@@ -197,11 +182,28 @@ def symmetry_penalty(
     ...         + 0.5 * symnn.symmetry_penalty(model, tri, symnn.Scaling(degree=2), area))
     >>> loss.backward()
     """
+    return _penalty(model, x, sym, y, elements, None, n_elements, generator, reduction, chunk_size, output)
+
+
+def _penalty(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    sym: Symmetry,
+    y: torch.Tensor | None,
+    elements: Elements,
+    every: list | None,
+    n_elements: int,
+    generator: torch.Generator | None,
+    reduction: str,
+    chunk_size: int | None,
+    output: torch.Tensor | None,
+) -> torch.Tensor:
+    """:func:`symmetry_penalty`, with ``every`` the group's elements when already listed."""
     if not callable(model):
         raise TypeError(f"model must be callable (an nn.Module); got {type(model).__name__}")
     check_symmetry(sym, "symmetry_penalty")
     x = check_batch(x, "symmetry_penalty")
-    reduction = _check_reduction(reduction)
+    reduction = check_choice(reduction, "reduction", _REDUCTIONS)
     chunk_size = _check_chunk_size(chunk_size)
     elements = _check_elements(elements)
     n_rows = x.shape[0]
@@ -213,7 +215,7 @@ def symmetry_penalty(
         reference, name = check_rows(output, n_rows, "output", "symmetry_penalty"), "output"
     else:
         reference, name = check_rows(model(x), n_rows, "model(x)", "symmetry_penalty"), "model(x)"
-    plan = _copies(sym, x, reference, elements, n_elements, generator)
+    plan = _copies(sym, x, reference, elements, every, n_elements, generator)
     expected = plan.outputs(reference, x.ndim, name)
     transformed = _evaluate(model, plan.inputs(x), n_rows, chunk_size)
     if transformed.shape != expected.shape:
@@ -287,9 +289,9 @@ class SymmetryPenalty(nn.Module):
         self.weight = float(weight)
         self.elements = _check_elements(elements)
         # "all" is listed once here (and checked finite now, not at the first step).
-        self._listed = _all_but_identity(sym, "SymmetryPenalty") if isinstance(elements, str) else None
+        self._every = _every_element(sym, "SymmetryPenalty") if isinstance(elements, str) else None
         self.n_elements = check_count(n_elements, "n_elements")
-        self.reduction = _check_reduction(reduction)
+        self.reduction = check_choice(reduction, "reduction", _REDUCTIONS)
         self.generator = generator
         self.chunk_size = _check_chunk_size(chunk_size)
 
@@ -301,17 +303,18 @@ class SymmetryPenalty(nn.Module):
         *,
         output: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        value = symmetry_penalty(
+        value = _penalty(
             model,
             x,
             self.sym,
             y,
-            elements=self.elements if self._listed is None else self._listed,
-            n_elements=self.n_elements,
-            generator=self.generator,
-            reduction=self.reduction,
-            chunk_size=self.chunk_size,
-            output=output,
+            self.elements,
+            self._every,
+            self.n_elements,
+            self.generator,
+            self.reduction,
+            self.chunk_size,
+            output,
         )
         return self.weight * value
 

@@ -19,10 +19,13 @@ from typing import Any
 
 import torch
 
-from symnn._checks import check_tensor
+from symnn._checks import check_count, check_scalable, check_tensor
 from symnn._wigner import apply_irreps_rotation, parse_irreps
 
 __all__ = [
+    "PolynomialConstraint",
+    "permutation_constraint",
+    "parity_constraint",
     "InfiniteGroupError",
     "Symmetry",
     "Parity",
@@ -34,6 +37,11 @@ __all__ = [
 
 Element = Any
 
+#: A constraint on a polynomial model form, as :func:`symnn.priors.derive` applies it:
+#: a description and substitutions ``({symbol: expr, ...}, sign)``, each meaning
+#: :math:`p(\text{subs}) = \text{sign}\cdot p`.
+PolynomialConstraint = tuple[str, list[tuple[dict[Any, Any], int]]]
+
 # Listing n! permutations is fine for small n; past this it is a memory bomb, not a group.
 _MAX_LISTED_ELEMENTS = 40_320  # 8!
 
@@ -43,13 +51,64 @@ class InfiniteGroupError(ValueError):
 
 
 def _check_count(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"the number of elements must be a non-negative int; got {n!r}")
-    return n
+    return check_count(n, "the number of elements", minimum=0)
+
+
+def _unbind(rows: Any, n: int) -> list[Element]:
+    """``n`` stacked elements (a tensor, or a tuple of them for a product) as a list."""
+    if isinstance(rows, torch.Tensor):
+        return list(rows.unbind(0))
+    if isinstance(rows, tuple):
+        return list(zip(*(_unbind(r, n) for r in rows))) if rows else [() for _ in range(n)]
+    raise TypeError(f"sample_rows must return a tensor or a tuple of them; got {type(rows).__name__}")
 
 
 def _batch_shape(shape: int | Sequence[int]) -> tuple[int, ...]:
     return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _names(symbols: Sequence[Any]) -> str:
+    return "(" + ", ".join(map(str, symbols)) + ")"
+
+
+def permutation_constraint(symbols: Sequence[Any], sign: int) -> PolynomialConstraint:
+    """A polynomial (anti)symmetric under every permutation of ``symbols``.
+
+    A transposition and an n-cycle generate the symmetric group, so invariance
+    under the two generators is invariance under every permutation.
+    """
+    syms = tuple(symbols)
+    kind = "symmetric" if sign > 0 else "antisymmetric"
+    description = f"{kind} under permutations of {_names(syms)}"
+    n = len(syms)
+    if n < 2:
+        return description, []
+    swap = ({syms[0]: syms[1], syms[1]: syms[0]}, sign)
+    if n == 2:
+        return description, [swap]
+    cycle = ({s: syms[(i + 1) % n] for i, s in enumerate(syms)}, sign ** (n - 1))
+    return description, [swap, cycle]
+
+
+def parity_constraint(symbols: Sequence[Any], sign: int) -> PolynomialConstraint:
+    """A polynomial odd (``sign=-1``) or even (``+1``) under flipping all of ``symbols``."""
+    syms = tuple(symbols)
+    kind = "odd" if sign < 0 else "even"
+    flipped = {s: -s for s in syms}
+    if len(syms) == 1:
+        move = f"{syms[0]} -> {-syms[0]}"
+    else:
+        move = f"{_names(syms)} -> {_names(list(flipped.values()))}"
+    return f"{kind} under {move}", [(flipped, sign)]
+
+
+def _exact_rational(value: float, what: str) -> Any:
+    import sympy
+
+    rational = sympy.Rational(value).limit_denominator(10**6)
+    if abs(float(rational) - value) > 1e-12 * max(1.0, abs(value)):
+        raise ValueError(f"{what} is {value!r}, not a rational number with a small denominator")
+    return rational
 
 
 class Symmetry:
@@ -68,11 +127,14 @@ class Symmetry:
     ---------------
     ``act_input(g, x)``, ``act_output(g, y)``
         The element ``g`` applied to every row of ``x`` (resp. ``y``).
-    ``sample(n, generator=None)``
-        ``n`` random elements, as a list; reproducible for a seeded
-        :class:`torch.Generator`.
     ``elements()`` and ``inverse(g)``
-        Finite groups only: every element, and the inverse of one.
+        Finite groups: every element, and the inverse of one.  A class that lists
+        its elements is finite (:attr:`is_finite`), and draws random elements
+        uniformly from the list unless it gives a sampler.
+    ``sample(n, generator=None)`` or ``sample_rows(batch_shape, generator=None)``
+        Infinite groups: random elements, reproducible for a seeded
+        :class:`torch.Generator`; :meth:`sample` defaults to rows of
+        :meth:`sample_rows`.
 
     Products of symmetries that act together are written ``sym1 * sym2``.
 
@@ -83,12 +145,8 @@ class Symmetry:
 
     >>> import torch, symnn
     >>> class TimeReversal(symnn.Symmetry):
-    ...     is_finite = True
-    ...     def elements(self):
+    ...     def elements(self):   # listing the elements makes it finite
     ...         return [False, True]
-    ...     def sample(self, n, generator=None):
-    ...         flips = torch.rand(n, generator=generator) < 0.5
-    ...         return [bool(f) for f in flips]
     ...     def inverse(self, g):
     ...         return g
     ...     def act_input(self, g, x):
@@ -100,11 +158,20 @@ class Symmetry:
     tensor([3., 2., 1.])
     """
 
-    #: Whether the group is finite, so that :meth:`elements` lists it.
-    is_finite: bool = False
+    @property
+    def is_finite(self) -> bool:
+        """Whether the group is finite, so that :meth:`elements` lists it.
+
+        True when the class defines :meth:`elements` (a subclass may also set
+        ``is_finite`` itself).
+        """
+        return type(self).elements is not Symmetry.elements
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> list[Element]:
         """Draw ``n`` random group elements.
+
+        The default takes ``n`` rows of :meth:`sample_rows`; for a symmetry without
+        it, a finite group draws uniformly from :meth:`elements`.
 
         Parameters
         ----------
@@ -118,10 +185,24 @@ class Symmetry:
         list
             ``n`` elements, each accepted by :meth:`act_input` and :meth:`act_output`.
         """
-        raise NotImplementedError(f"{type(self).__name__} does not define sample()")
+        n = _check_count(n)
+        try:
+            return _unbind(self.sample_rows(n, generator), n)
+        except NotImplementedError:
+            if not self.is_finite:
+                raise NotImplementedError(
+                    f"{type(self).__name__} defines neither sample() nor sample_rows(), so no "
+                    "random elements can be drawn"
+                ) from None
+        listed = self.elements()
+        picks = torch.randint(len(listed), (n,), generator=generator)
+        return [listed[int(k)] for k in picks]
 
     def elements(self) -> list[Element]:
-        """Every element of a finite group, the identity first.
+        """Every element of a finite group, the identity preferably first.
+
+        Callers that treat the identity apart (its copy is the original, its
+        penalty term is 0) find it wherever it is listed.
 
         Raises
         ------
@@ -169,6 +250,80 @@ class Symmetry:
         """The number of elements: an int for a finite group, ``math.inf`` otherwise."""
         return len(self.elements()) if self.is_finite else math.inf
 
+    def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
+        r"""What the symmetry demands of a scalar polynomial :math:`p` in ``symbols``.
+
+                Used by :func:`symnn.priors.derive`.  The default, for any finite group whose
+                elements act linearly on the input (a matrix :math:`M_g` with rational
+                entries, read off by acting on the unit vectors) and multiply a scalar output
+                by :math:`\pm 1`: :math:`p(M_g x) =
+        ho(g)\,p(x)` for every element.  Built-in
+                symmetries give their generators instead.
+
+                Parameters
+                ----------
+                symbols : sequence of sympy.Symbol
+                    The polynomial's variables, one per input column.
+
+                Returns
+                -------
+                list of (description, [(substitution, sign), ...])
+                    Each substitution ``{symbol: expr}`` means :math:`p(	ext{subs}) = 	ext{sign}\cdot p`.
+
+                Raises
+                ------
+                TypeError
+                    An infinite group.
+                ValueError
+                    A non-linear or irrational action, or an output action that is not a
+                    sign on a scalar.
+
+                Examples
+                --------
+                >>> import sympy, symnn
+                >>> x, y = sympy.symbols("x y")
+                >>> symnn.Parity(-1).polynomial_constraints([x, y])
+                [('odd under (x, y) -> (-x, -y)', [({x: -x, y: -y}, -1)])]
+        """
+        if not self.is_finite:
+            raise TypeError(
+                f"{self!r} is not a finite group, so it gives no polynomial constraints; declare it "
+                "as a substitution ({x: expr, ...}, sign)"
+            )
+        syms = tuple(symbols)
+        d = len(syms)
+        eye = torch.eye(d, dtype=torch.float64)
+        probe = torch.randn(4, d, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+        substitutions = []
+        for g in self.elements():
+            matrix = self.act_input(g, eye)  # row i is g·e_i, so g·x = x @ matrix
+            if not torch.allclose(self.act_input(g, probe), probe @ matrix, rtol=1e-10, atol=1e-12):
+                raise ValueError(
+                    f"{self!r} acts non-linearly on the input, so it gives no polynomial substitution"
+                )
+            factor = self.act_output(g, torch.ones(1, 1, dtype=torch.float64))
+            if factor.shape != (1, 1) or float(factor) not in (-1.0, 1.0):
+                raise ValueError(
+                    f"{self!r} must multiply a scalar output by +1 or -1 to constrain a polynomial; "
+                    f"it maps 1 to {factor.tolist()}"
+                )
+            mapping = {
+                syms[j]: sum(
+                    _exact_rational(float(matrix[i, j]), f"entry ({i}, {j}) of the action of {g!r}") * syms[i]
+                    for i in range(d)
+                )
+                for j in range(d)
+            }
+            substitutions.append((mapping, int(float(factor))))
+        return [
+            (
+                f"invariant under {self!r}"
+                if all(s > 0 for _, s in substitutions)
+                else f"equivariant under {self!r}",
+                substitutions,
+            )
+        ]
+
     def __mul__(self, other: Symmetry) -> ProductSymmetry:
         if not isinstance(other, Symmetry):
             return NotImplemented
@@ -209,8 +364,6 @@ class Parity(Symmetry):
     tensor([[-2.]])
     """
 
-    is_finite = True
-
     def __init__(self, sign: int = -1) -> None:
         if sign not in (-1, 1):
             raise ValueError(f"Parity sign must be -1 (odd) or +1 (even); got {sign!r}")
@@ -218,9 +371,6 @@ class Parity(Symmetry):
 
     def elements(self) -> list[torch.Tensor]:
         return [torch.tensor(1.0, dtype=torch.float64), torch.tensor(-1.0, dtype=torch.float64)]
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return list(self.sample_rows(_check_count(n), generator).unbind(0))
 
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
         coin = torch.rand(_batch_shape(batch_shape), generator=generator, dtype=torch.float64)
@@ -235,6 +385,9 @@ class Parity(Symmetry):
     def act_output(self, g, y):
         y = check_tensor(y, "y", floating=False)
         return _scale_rows(_as_scalar_element(g), y) if self.sign == -1 else y
+
+    def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
+        return [parity_constraint(symbols, self.sign)]
 
     def __repr__(self) -> str:
         return f"Parity(sign={self.sign:+d})"
@@ -268,8 +421,6 @@ class Permutation(Symmetry):
     tensor([30., 10., 20.])
     """
 
-    is_finite = True
-
     def __init__(self, n: int, equivariant: bool = False) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"Permutation size must be a positive int; got {n!r}")
@@ -287,9 +438,6 @@ class Permutation(Symmetry):
                 f"{_MAX_LISTED_ELEMENTS} symnn lists; sample some with .sample(k)"
             )
         return [torch.tensor(p) for p in itertools.permutations(range(self.n))]
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return list(self.sample_rows(_check_count(n), generator).unbind(0))
 
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
         # argsort of i.i.d. uniforms is a uniformly random permutation, batched.
@@ -321,6 +469,16 @@ class Permutation(Symmetry):
 
     def act_output(self, g, y):
         return self._permute(g, y, "y") if self.equivariant else check_tensor(y, "y", floating=False)
+
+    def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
+        if self.equivariant:
+            raise ValueError("a scalar polynomial cannot be permutation-equivariant; use Permutation(n)")
+        if self.n != len(symbols):
+            raise ValueError(
+                f"{self!r} permutes {self.n} columns but there are {len(symbols)} symbols "
+                f"{_names(symbols)}; for a subset write ('symmetric', [...])"
+            )
+        return [permutation_constraint(symbols, +1)]
 
     def __repr__(self) -> str:
         extra = ", equivariant=True" if self.equivariant else ""
@@ -359,9 +517,6 @@ class Scaling(Symmetry):
         self.degree = float(degree)
         self.scale_range = (low, high)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return list(self.sample_rows(_check_count(n), generator).unbind(0))
-
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
         low, high = (math.log(v) for v in self.scale_range)
         u = torch.rand(_batch_shape(batch_shape), generator=generator, dtype=torch.float64)
@@ -371,10 +526,16 @@ class Scaling(Symmetry):
         return 1.0 / _as_scalar_element(g)
 
     def act_input(self, g, x):
-        return _scale_rows(_as_scalar_element(g), check_tensor(x, "x", floating=False))
+        return _scale_rows(_as_scalar_element(g), check_scalable(x, "x", self))
 
     def act_output(self, g, y):
-        return _scale_rows(_as_scalar_element(g) ** self.degree, check_tensor(y, "y", floating=False))
+        return _scale_rows(_as_scalar_element(g) ** self.degree, check_scalable(y, "y", self))
+
+    def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
+        raise ValueError(
+            "declare scaling (dimension) through derive's degree and homogeneous=True, "
+            "not as a symmetry: a form homogeneous of degree k is the Scaling(degree=k) one"
+        )
 
     def __repr__(self) -> str:
         return f"Scaling(degree={self.degree:g}, scale_range={self.scale_range})"
@@ -412,9 +573,6 @@ class Rotation(Symmetry):
         self.irreps_in = parse_irreps(irreps_in)
         self.irreps_out = parse_irreps(irreps_out)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        return list(self.sample_rows(_check_count(n), generator).unbind(0))
-
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
         from e3nn.o3 import quaternion_to_matrix
 
@@ -426,10 +584,10 @@ class Rotation(Symmetry):
         return torch.as_tensor(g).transpose(-1, -2)
 
     def act_input(self, g, x):
-        return apply_irreps_rotation(self.irreps_in, g, check_tensor(x, "x", floating=False), "x")
+        return apply_irreps_rotation(self.irreps_in, g, check_scalable(x, "x", self), "x")
 
     def act_output(self, g, y):
-        return apply_irreps_rotation(self.irreps_out, g, check_tensor(y, "y", floating=False), "y")
+        return apply_irreps_rotation(self.irreps_out, g, check_scalable(y, "y", self), "y")
 
     def __repr__(self) -> str:
         return f'Rotation("{self.irreps_in}", "{self.irreps_out}")'
@@ -464,7 +622,7 @@ class ProductSymmetry(Symmetry):
         self.factors: tuple[Symmetry, ...] = tuple(flat)
 
     @property
-    def is_finite(self) -> bool:  # type: ignore[override]
+    def is_finite(self) -> bool:
         return all(f.is_finite for f in self.factors)
 
     @property
@@ -504,6 +662,10 @@ class ProductSymmetry(Symmetry):
         for f, gi in zip(self.factors, self._split(g)):
             y = f.act_output(gi, y)
         return y
+
+    def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
+        # The product group is generated by its factors' generators.
+        return [c for f in self.factors for c in f.polynomial_constraints(symbols)]
 
     def __repr__(self) -> str:
         return " * ".join(repr(f) for f in self.factors)

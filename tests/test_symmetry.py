@@ -201,5 +201,61 @@ def test_user_defined_symmetry_needs_only_its_actions():
     net = symnn.Symmetrize(symnn.MLP(2, 1), Swap()).double()
     x = torch.randn(20, 2, dtype=torch.float64)
     assert symnn.testing.equivariance_error(net, Swap(), x) == 0.0
-    with pytest.raises(NotImplementedError, match="sample"):
-        Swap().sample(3)
+    # A finite group without a sampler draws uniformly from its elements.
+    drawn = Swap().sample(200, torch.Generator().manual_seed(0))
+    assert set(drawn) == {False, True}
+    assert 60 < sum(drawn) < 140
+
+
+def test_an_infinite_user_symmetry_without_a_sampler_says_so():
+    class Shift(symnn.Symmetry):
+        def act_input(self, g, x):
+            return x + g
+
+        def act_output(self, g, y):
+            return y
+
+    assert not Shift().is_finite
+    with pytest.raises(NotImplementedError, match="neither sample"):
+        Shift().sample(3)
+
+
+def test_the_default_sample_is_rows_of_sample_rows():
+    for sym in (
+        symnn.Parity(-1),
+        symnn.Scaling(2),
+        symnn.Permutation(4),
+        symnn.Permutation(3) * symnn.Scaling(1),
+    ):
+        rows = sym.sample_rows((5,), torch.Generator().manual_seed(3))
+        drawn = sym.sample(5, torch.Generator().manual_seed(3))
+        assert len(drawn) == 5
+        first = tuple(r[0] for r in rows) if isinstance(rows, tuple) else rows[0]
+        if isinstance(first, tuple):
+            assert all(torch.equal(a, b) for a, b in zip(first, drawn[0]))
+        else:
+            assert torch.equal(first, drawn[0])
+
+
+def test_listing_elements_makes_a_user_symmetry_finite():
+    class Flip(symnn.Symmetry):  # no is_finite = True
+        def elements(self):
+            return [1.0, -1.0]
+
+        def inverse(self, g):
+            return g
+
+        def act_input(self, g, x):
+            return g * x
+
+        def act_output(self, g, y):
+            return g * y
+
+    assert Flip().is_finite and Flip().order == 2
+    assert (Flip() * symnn.Permutation(2)).is_finite
+    model = symnn.Symmetrize(symnn.MLP(2, 1), Flip()).double()
+    x = torch.randn(30, 2, dtype=torch.float64)
+    assert symnn.testing.equivariance_error(model, Flip(), x) == 0.0
+    x_aug, _ = symnn.augment(x, None, Flip(), copies="orbit")
+    assert torch.equal(x_aug, torch.cat([x, -x]))
+    assert symnn.symmetry_penalty(symnn.MLP(2, 1).double(), x, Flip(), elements="all") > 0
