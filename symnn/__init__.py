@@ -7,10 +7,11 @@ checker in :mod:`symnn.testing`.
 
 from symnn import functional, pinn, priors, testing
 from symnn._augment import AugmentedDataset, RandomAction, augment
+from symnn._enforce import enforce
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
 from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
-from symnn._permutation import PermutationSort
+from symnn._permutation import PermutationSort, PermutationSortEquivariant
 from symnn._residual import PhysicsResidual
 from symnn._scale import ScaleNormalize
 from symnn._so3 import SO3Exp
@@ -37,9 +38,11 @@ __all__ = [
     "ProductSymmetry",
     "InfiniteGroupError",
     # layers
+    "enforce",
     "Odd",
     "Even",
     "PermutationSort",
+    "PermutationSortEquivariant",
     "ScaleNormalize",
     "Symmetrize",
     "SO3Exp",

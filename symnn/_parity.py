@@ -8,10 +8,15 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
+from symnn._symmetry import Parity, Permutation, Rotation, Scaling, Symmetry, layer_symmetry
 
 __all__ = ["odd_part", "even_part", "Odd", "Even"]
 
 Function = Callable[[torch.Tensor], torch.Tensor]
+
+# x -> -x commutes with every linear input action, and the odd/even part with every
+# linear output action: the wrapped net's symmetries of these kinds hold for the part too.
+_KEEPS = (Parity, Permutation, Scaling, Rotation)
 
 
 def odd_part(fn: Function, x: torch.Tensor) -> torch.Tensor:
@@ -94,6 +99,8 @@ class Odd(nn.Module):
     >>> x = torch.randn(8, 1)
     >>> torch.equal(spring(-x), -spring(x))
     True
+    >>> spring.symmetry
+    Parity(sign=-1)
     """
 
     def __init__(self, net: nn.Module) -> None:
@@ -102,6 +109,11 @@ class Odd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return odd_part(self.net, x)
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """``Parity(-1)``, times the wrapped net's parity, permutation, scaling and rotation symmetries."""
+        return layer_symmetry(Parity(-1), self.net, _KEEPS)
 
 
 class Even(nn.Module):
@@ -129,3 +141,8 @@ class Even(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return even_part(self.net, x)
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """``Parity(+1)``, times the wrapped net's parity, permutation, scaling and rotation symmetries."""
+        return layer_symmetry(Parity(+1), self.net, _KEEPS)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
+from symnn._symmetry import Parity, Permutation, Scaling, Symmetry, layer_symmetry
 
 __all__ = ["input_scale", "scale_normalize", "ScaleNormalize"]
 
@@ -204,6 +205,13 @@ class ScaleNormalize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return scale_normalize(self.net, x, self.degree, self.scale)
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """The wrapped net's parity and permutation symmetries (kept: the built-in scales are
+        invariant under sign flips and permutations, bit for bit), times ``Scaling(degree)``."""
+        keeps = (Parity, Permutation) if isinstance(self.scale, str) else ()
+        return layer_symmetry(Scaling(self.degree), self.net, keeps)
 
     def extra_repr(self) -> str:
         scale = self.scale if isinstance(self.scale, str) else getattr(self.scale, "__name__", "custom")

@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_tensor
-from symnn._symmetry import InfiniteGroupError, Symmetry
+from symnn._checks import check_module, check_symmetry, check_tensor
+from symnn._orbit import act_input, act_output, listed_elements
+from symnn._symmetry import Scaling, Symmetry, layer_symmetry
 
 __all__ = ["symmetrize", "order_free_mean", "Symmetrize"]
 
@@ -94,19 +95,17 @@ def symmetrize(
     # One call per element on a batch shaped like x (not one call on the stacked orbit):
     # then g·(h·x) = (gh)·x reaches the net in the same call shape, at the same rows,
     # and exactness does not hang on how a kernel treats a row's position in a batch.
-    terms = [sym.act_output(g_inv, fn(sym.act_input(g, x))) for g, g_inv in zip(elements, inverses)]
+    terms = [
+        act_output(sym, g_inv, fn(act_input(sym, g, x)), name="net's output")
+        for g, g_inv in zip(elements, inverses)
+    ]
     return order_free_mean(terms)
 
 
 def _finite_elements(sym: Symmetry, who: str) -> list:
-    if not isinstance(sym, Symmetry):
-        raise TypeError(f"{who} needs a symnn.Symmetry; got {type(sym).__name__}")
-    if not sym.is_finite:
-        raise InfiniteGroupError(
-            f"{who} averages over every element, so it needs a finite group; {sym!r} is infinite "
-            "(for scaling use ScaleNormalize, for rotations an equivariant network)"
-        )
-    return list(sym.elements())
+    check_symmetry(sym, who)
+    hint = "averaging needs a finite group (for scaling use ScaleNormalize, or symnn.enforce)"
+    return listed_elements(sym, who, hint)
 
 
 class Symmetrize(nn.Module):
@@ -150,6 +149,12 @@ class Symmetrize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return symmetrize(self.net, x, self.sym, self.elements, self.inverses)
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """The wrapped net's scaling (kept when the group acts linearly, as every group of
+        matrices does), times ``sym``."""
+        return layer_symmetry(self.sym, self.net, (Scaling,))
 
     def extra_repr(self) -> str:
         return f"sym={self.sym!r}, order={len(self.elements)}"

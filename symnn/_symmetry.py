@@ -26,6 +26,9 @@ __all__ = [
     "PolynomialConstraint",
     "permutation_constraint",
     "parity_constraint",
+    "factors_of",
+    "product_of",
+    "layer_symmetry",
     "InfiniteGroupError",
     "Symmetry",
     "Parity",
@@ -669,3 +672,29 @@ class ProductSymmetry(Symmetry):
 
     def __repr__(self) -> str:
         return " * ".join(repr(f) for f in self.factors)
+
+
+def factors_of(sym: Symmetry | None) -> tuple[Symmetry, ...]:
+    """The factors of a product, ``(sym,)`` for one symmetry, ``()`` for None."""
+    if sym is None:
+        return ()
+    return sym.factors if isinstance(sym, ProductSymmetry) else (sym,)
+
+
+def product_of(factors: Sequence[Symmetry]) -> Symmetry | None:
+    """The product of ``factors``: None for none, the symmetry itself for one."""
+    if not factors:
+        return None
+    return factors[0] if len(factors) == 1 else ProductSymmetry(*factors)
+
+
+def layer_symmetry(own: Symmetry | None, net: Any, keeps: tuple[type[Symmetry], ...]) -> Symmetry | None:
+    """What a layer wrapping ``net`` guarantees: the wrapped net's symmetries it keeps, then its own.
+
+    A layer keeps an inner symmetry when its own construction commutes with that
+    symmetry's action (e.g. ``ScaleNormalize`` keeps an inner permutation invariance,
+    because its scale is permutation invariant); ``keeps`` lists those types.
+    """
+    inner = getattr(net, "symmetry", None)
+    kept = [f for f in factors_of(inner if isinstance(inner, Symmetry) else None) if isinstance(f, keeps)]
+    return product_of([*kept, *factors_of(own)])

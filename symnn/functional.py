@@ -5,7 +5,7 @@ thin modules around them.
 """
 
 from symnn._parity import even_part, odd_part
-from symnn._permutation import sort_canonical
+from symnn._permutation import sort_canonical, sort_equivariant
 from symnn._scale import input_scale, scale_normalize
 from symnn._so3 import hat, so3_exp, so3_log, vee
 from symnn._symmetrize import order_free_mean, symmetrize
@@ -15,6 +15,7 @@ __all__ = [
     "odd_part",
     "even_part",
     "sort_canonical",
+    "sort_equivariant",
     "input_scale",
     "scale_normalize",
     "symmetrize",

@@ -19,6 +19,12 @@ fails): a NaN cannot be shown to be symmetric.
 Elements tried: those given; else every element of a finite group; else (an
 infinite group, or a finite one too large to list) ``n_elements`` drawn with
 ``generator``, seeded with 0 when not given, so the default check is reproducible.
+
+The symmetry may be left out when the model states it: every symnn layer (and a
+stack of them, e.g. what :func:`symnn.enforce` builds) has a ``.symmetry``, so
+``assert_equivariant(model, x)`` checks the model against its own promise.  An
+empty batch raises :class:`ValueError`: a check over no inputs cannot fail, so it
+would pass a broken model without a word.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from typing import Any
 
 import torch
 
-from symnn._symmetry import InfiniteGroupError, Symmetry
+from symnn._checks import check_tensor
+from symnn._orbit import act_input, act_output, elements_to_check
+from symnn._symmetry import Symmetry
 
 __all__ = ["equivariance_error", "assert_equivariant", "default_rtol"]
 
@@ -73,21 +81,20 @@ def _relative_violation(transformed: torch.Tensor, expected: torch.Tensor, floor
     return torch.where(has_nan, torch.full_like(err, torch.nan), err)
 
 
-def _elements_to_try(
-    sym: Symmetry, elements: Sequence[Any] | None, n_elements: int, generator: torch.Generator | None
-) -> list[Any]:
-    if elements is not None:
-        return list(elements)
-    if sym.is_finite:
-        try:
-            return list(sym.elements())
-        except InfiniteGroupError:
-            raise
-        except ValueError:
-            pass  # finite but too large to list (e.g. Permutation(9)): sample it instead
-    if generator is None:
-        generator = torch.Generator().manual_seed(0)
-    return list(sym.sample(n_elements, generator))
+def _model_symmetry_input(model: Any, sym: Any, x: Any) -> tuple[Symmetry, torch.Tensor]:
+    """``(sym, x)`` from ``(model, sym, x)`` or ``(model, x)`` with the model's own ``.symmetry``."""
+    if x is None:
+        if isinstance(sym, Symmetry):
+            raise TypeError("the inputs x are missing: call (model, x) or (model, sym, x)")
+        x, sym = sym, getattr(model, "symmetry", None)
+        if not isinstance(sym, Symmetry):
+            raise TypeError(
+                f"{_name(model)} has no .symmetry to check against (only symnn layers state one); "
+                "pass the symmetry: (model, sym, x)"
+            )
+    if not isinstance(sym, Symmetry):
+        raise TypeError(f"sym must be a symnn.Symmetry; got {type(sym).__name__}")
+    return sym, check_tensor(x, "x", floating=False)
 
 
 def _worst_violation(
@@ -99,12 +106,10 @@ def _worst_violation(
     generator: torch.Generator | None,
     floor: float,
 ) -> _Worst:
-    if not isinstance(sym, Symmetry):
-        raise TypeError(f"sym must be a symnn.Symmetry; got {type(sym).__name__}")
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
     if floor < 0:
         raise ValueError(f"floor must be non-negative; got {floor}")
+    if x.numel() == 0:
+        raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}): there is nothing to check")
     x = x.detach()
     batch_shape = tuple(x.shape[:-1]) if x.ndim > 0 else ()
     n_rows = x[..., 0].numel() if x.ndim > 0 else 1
@@ -113,9 +118,9 @@ def _worst_violation(
     output_dtype = out.dtype
     out = out.to(torch.float64)
     worst = None
-    for k, g in enumerate(_elements_to_try(sym, elements, n_elements, generator)):
-        transformed_out = model(sym.act_input(g, x64).to(x.dtype)).detach().to(torch.float64)
-        expected_out = sym.act_output(g, out)
+    for k, g in enumerate(elements_to_check(sym, elements, n_elements, generator)):
+        transformed_out = model(act_input(sym, g, x64).to(x.dtype)).detach().to(torch.float64)
+        expected_out = act_output(sym, g, out, name="the model's output")
         if transformed_out.shape != expected_out.shape:
             raise ValueError(
                 f"f(g·x) has shape {tuple(transformed_out.shape)} but ρ(g) f(x) has shape "
@@ -148,8 +153,8 @@ def _worst_violation(
 
 def equivariance_error(
     model: Callable[[torch.Tensor], torch.Tensor],
-    sym: Symmetry,
-    x: torch.Tensor,
+    sym: Symmetry | torch.Tensor,
+    x: torch.Tensor | None = None,
     *,
     elements: Sequence[Any] | None = None,
     n_elements: int = 16,
@@ -167,9 +172,10 @@ def equivariance_error(
     ----------
     model : callable
         Maps a ``(..., d)`` batch to outputs with the same leading shape.
-    sym : Symmetry
-        The symmetry the model should have.
-    x : Tensor, shape ``(..., d)``
+    sym : Symmetry, optional
+        The symmetry the model should have.  Leave it out, ``(model, x)``, to
+        check the model's own ``.symmetry`` (every symnn layer states one).
+    x : Tensor, shape ``(..., d)``, not empty
         Inputs; the model sees them in their own dtype.
     elements : sequence, optional
         The elements to try.  Default: every element of a finite group, or
@@ -194,14 +200,17 @@ def equivariance_error(
     >>> odd = symnn.Odd(symnn.MLP(1, 1))
     >>> symnn.testing.equivariance_error(odd, symnn.Parity(-1), torch.randn(100, 1))
     0.0
+    >>> symnn.testing.equivariance_error(odd, torch.randn(100, 1))   # its own .symmetry
+    0.0
     """
-    return _worst_violation(model, sym, x, elements, n_elements, generator, floor).error
+    symmetry, x = _model_symmetry_input(model, sym, x)
+    return _worst_violation(model, symmetry, x, elements, n_elements, generator, floor).error
 
 
 def assert_equivariant(
     model: Callable[[torch.Tensor], torch.Tensor],
-    sym: Symmetry,
-    x: torch.Tensor,
+    sym: Symmetry | torch.Tensor,
+    x: torch.Tensor | None = None,
     *,
     rtol: float | None = None,
     elements: Sequence[Any] | None = None,
@@ -240,7 +249,8 @@ def assert_equivariant(
     >>> symnn.testing.assert_equivariant(net, symnn.Permutation(3), torch.rand(50, 3).double())
     0.0
     """
-    worst = _worst_violation(model, sym, x, elements, n_elements, generator, floor)
+    symmetry, x = _model_symmetry_input(model, sym, x)
+    worst = _worst_violation(model, symmetry, x, elements, n_elements, generator, floor)
     if rtol is None:
         rtol = default_rtol(worst.output_dtype)
     if worst.error <= rtol:
@@ -250,7 +260,7 @@ def assert_equivariant(
     else:
         verdict = f"relative error {worst.error:.3e} > rtol {rtol:.1e}"
     raise AssertionError(
-        f"{_name(model)} is not equivariant under {sym!r}: {verdict}\n"
+        f"{_name(model)} is not equivariant under {symmetry!r}: {verdict}\n"
         f"  element #{worst.element_index}: g = {_show(worst.element)}\n"
         f"  input row {_show_index(worst.row)} = {_show(worst.x_row)}\n"
         f"  f(g·x)  = {_show(worst.transformed_out)}\n"

@@ -188,5 +188,5 @@ def test_an_output_action_that_changes_the_shape_is_reported():
         def act_output(self, g, y):
             return y.unsqueeze(0)
 
-    with pytest.raises(ValueError, match="the symmetry's output action does not fit the model"):
+    with pytest.raises(ValueError, match="the symmetry does not fit the model's output"):
         equivariance_error(lambda t: t, Broadcast(), torch.ones(2, 3))
