@@ -182,9 +182,9 @@ def test_a_permutation_with_a_user_group_joins_the_average(tied_inputs):
 
 
 def test_enforce_refuses_what_is_not_a_symmetry():
-    with pytest.raises(TypeError, match="enforce needs a symnn.Symmetry; got str"):
+    with pytest.raises(TypeError, match=r"enforce needs a symnn\.Symmetry; got str"):
         symnn.enforce(_mlp(3, 1), "permutation")
-    with pytest.raises(TypeError, match="net must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match=r"net must be a torch\.nn\.Module"):
         symnn.enforce(lambda x: x, symnn.Parity(-1))
 
 
