@@ -5,7 +5,7 @@ import torch
 from torch.autograd import gradcheck, gradgradcheck
 
 import symnn
-from symnn.functional import sort_canonical
+from symnn.functional import sort_canonical, sort_equivariant
 
 
 @pytest.mark.parametrize("descending", [True, False])
@@ -105,3 +105,72 @@ def test_permutation_of_the_wrong_size_is_refused_by_the_checker():
 def test_repr_shows_the_settings():
     text = repr(symnn.PermutationSort(symnn.MLP(3, 1), descending=False))
     assert "dim=-1, descending=False" in text and "(net): MLP(" in text
+
+
+# --------------------------------------------------------------------------- equivariant
+
+
+def test_permutation_sort_equivariant_is_exact_on_1000_tied_inputs(dtype, num_threads, tied_inputs):
+    torch.manual_seed(2)
+    model = symnn.PermutationSortEquivariant(symnn.MLP(4, 4, hidden=(32, 32))).to(dtype)
+    x = tied_inputs(1000, 4, dtype, seed=2)
+    sym = symnn.Permutation(4, equivariant=True)
+    assert symnn.testing.assert_equivariant(model, sym, x, rtol=0.0) == 0.0
+    assert symnn.testing.assert_equivariant(model, x, rtol=0.0) == 0.0  # its own .symmetry
+
+
+def test_tied_inputs_get_equal_outputs_so_permuting_them_among_themselves_is_exact(dtype):
+    # At a tie, swapping the tied slots leaves x unchanged, so an equivariant f must give
+    # them equal outputs; plain sort/net/unsort would not (g sees them at different slots).
+    torch.manual_seed(3)
+    net = symnn.MLP(4, 4, hidden=(16,)).to(dtype)
+    x = torch.tensor([[0.5, 2.0, 0.5, -0.0], [1.0, 1.0, 1.0, 3.0], [0.0, -0.0, 0.0, -0.0]], dtype=dtype)
+    y = symnn.PermutationSortEquivariant(net)(x)
+    assert y[0, 0] == y[0, 2]
+    assert y[1, 0] == y[1, 1] == y[1, 2]
+    assert (y[2] == y[2, 0]).all()
+    # Without the tie mean the same net is not equivariant at these inputs: the mean is needed.
+    values, order = torch.sort(x, dim=-1, descending=True, stable=True)
+    plain = net(values).gather(-1, order.argsort(-1))
+    assert plain[0, 0] != plain[0, 2]
+
+
+def test_sort_equivariant_gradients_off_ties():
+    torch.manual_seed(4)
+    net = symnn.MLP(3, 3, hidden=(8,)).double()
+    x = torch.tensor([[0.3, 1.2, -0.7], [2.0, 0.1, 0.5]], dtype=torch.float64, requires_grad=True)
+    assert gradcheck(lambda t: sort_equivariant(net, t), (x,))
+    assert gradgradcheck(lambda t: sort_equivariant(net, t), (x,))
+
+
+def test_sort_equivariant_along_another_dim_and_nan():
+    torch.manual_seed(5)
+    net = symnn.MLP(4, 4, hidden=(8,)).double()
+    x = torch.randn(3, 4, 5, dtype=torch.float64)
+
+    def fn(t):  # (..., 4, 5) -> (..., 4, 5): the net across dim -2
+        return net(t.transpose(-1, -2)).transpose(-1, -2)
+
+    p = [2, 0, 3, 1]
+    y = sort_equivariant(fn, x, dim=-2)
+    assert torch.equal(sort_equivariant(fn, x[:, p, :], dim=-2), y[:, p, :])
+    layer = symnn.PermutationSortEquivariant(symnn.MLP(3, 3), n=3)
+    assert torch.isnan(layer(torch.tensor([[float("nan"), 1.0, 2.0]]))).any()
+
+
+def test_sort_equivariant_names_a_net_without_one_output_per_slot():
+    with pytest.raises(ValueError, match=r"one output per input slot, shape \(2, 3\); got \(2, 1\)"):
+        symnn.PermutationSortEquivariant(symnn.MLP(3, 1))(torch.rand(2, 3))
+    with pytest.raises(TypeError, match="dim must be an int; got float"):
+        symnn.PermutationSortEquivariant(symnn.MLP(3, 3), dim=1.0)
+
+
+def test_permutation_layers_state_their_symmetry():
+    assert repr(symnn.PermutationSort(symnn.MLP(3, 1)).symmetry) == "Permutation(3)"
+    assert repr(symnn.PermutationSort(torch.nn.Identity(), n=5).symmetry) == "Permutation(5)"
+    assert symnn.PermutationSort(torch.nn.Identity()).symmetry is None  # size unknown
+    assert symnn.PermutationSort(symnn.MLP(3, 1), dim=-2).symmetry is None  # not the last dim
+    inner = symnn.ScaleNormalize(symnn.MLP(3, 3), degree=1)
+    assert repr(symnn.PermutationSortEquivariant(inner, n=3).symmetry) == repr(
+        symnn.Scaling(1) * symnn.Permutation(3, equivariant=True)
+    )

@@ -183,3 +183,64 @@ def test_str_records_each_constraint():
 def test_bad_input_is_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         derive(**kwargs)
+
+
+class _CyclicShift3(symnn.Symmetry):
+    """Cyclic shifts of (a, b, c), a finite group of the user's own (no is_finite, no derive rule)."""
+
+    def elements(self):
+        return [0, 1, 2]
+
+    def inverse(self, g):
+        return (-g) % 3
+
+    def act_input(self, g, x):
+        return x.roll(-g, dims=-1)
+
+    def act_output(self, g, y):
+        return y
+
+
+class _AntiSwap(symnn.Symmetry):
+    """Swapping the first two inputs flips the sign of the output."""
+
+    def elements(self):
+        return [False, True]
+
+    def inverse(self, g):
+        return g
+
+    def act_input(self, g, x):
+        return x[..., [1, 0, 2]] if g else x
+
+    def act_output(self, g, y):
+        return -y if g else y
+
+
+def test_derive_takes_a_user_defined_finite_symmetry():
+    a, b, c = sympy.symbols("a b c")
+    cyclic = derive([a, b, c], 3, symmetries=[_CyclicShift3()])
+    # Cubic invariants of the cyclic group: a^3+b^3+c^3, a^2 b+b^2 c+c^2 a, a b^2+b c^2+c a^2, abc;
+    # the full symmetric group has one fewer (the two middle ones merge).
+    assert len(cyclic.constants) == 4
+    assert len(derive([a, b, c], 3, symmetries=[symnn.Permutation(3)]).constants) == 3
+    assert sympy.expand(cyclic.expr - cyclic.expr.subs({a: b, b: c, c: a}, simultaneous=True)) == 0
+    assert cyclic.steps[0].constraint == "invariant under _CyclicShift3()"
+    # A sign representation: the same form as the built-in antisymmetric spec.
+    anti = derive([a, b, c], 3, symmetries=[_AntiSwap()])
+    assert sympy.expand(anti.expr.subs({a: b, b: a}, simultaneous=True) + anti.expr) == 0
+    builtin = derive([a, b, c], 3, symmetries=[("antisymmetric", [a, b])])
+    assert anti.basis == builtin.basis
+
+
+def test_derive_names_a_symmetry_it_cannot_turn_into_polynomial_constraints():
+    a, b, c = sympy.symbols("a b c")
+    with pytest.raises(TypeError, match=r"Rotation.*not a finite group"):
+        derive([a, b, c], 2, symmetries=[symnn.Rotation("1o", "0e")])
+
+    class Square(_CyclicShift3):
+        def act_input(self, g, x):
+            return x**2 if g else x
+
+    with pytest.raises(ValueError, match="acts non-linearly"):
+        derive([a, b, c], 2, symmetries=[Square()])

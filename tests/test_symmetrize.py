@@ -158,3 +158,23 @@ def test_symmetrize_refuses_bad_arguments():
 def test_repr_shows_the_settings():
     text = repr(symnn.Symmetrize(symnn.MLP(3, 2), symnn.Permutation(3) * symnn.Parity(-1)))
     assert "sym=Permutation(3) * Parity(sign=-1), order=12" in text
+
+
+def test_layers_state_the_symmetry_they_guarantee_including_a_stack():
+    net = symnn.MLP(3, 1)
+    assert repr(symnn.Odd(net).symmetry) == "Parity(sign=-1)"
+    assert repr(symnn.Even(net).symmetry) == "Parity(sign=+1)"
+    assert repr(symnn.ScaleNormalize(net, degree=2).symmetry) == repr(symnn.Scaling(2))
+    assert repr(symnn.Symmetrize(net, symnn.Permutation(3)).symmetry) == "Permutation(3)"
+    stack = symnn.Odd(symnn.ScaleNormalize(symnn.PermutationSort(net), degree=3))
+    assert repr(stack.symmetry) == repr(symnn.Permutation(3) * symnn.Scaling(3) * symnn.Parity(-1))
+    x = torch.randn(200, 3, dtype=torch.float64)
+    assert symnn.testing.assert_equivariant(stack.double(), x, n_elements=6) <= 1e-10  # odd part cancels
+    # A layer does not claim what its construction breaks: a sort outside an odd part is not odd.
+    assert repr(symnn.PermutationSort(symnn.Odd(net)).symmetry) == "Permutation(3)"
+    # A custom scale need not be permutation invariant, so the inner sort is not claimed.
+    custom = symnn.ScaleNormalize(symnn.PermutationSort(net), degree=1, scale=lambda t: t[..., 0])
+    assert repr(custom.symmetry) == repr(symnn.Scaling(1))
+    assert repr(symnn.Symmetrize(symnn.ScaleNormalize(net, degree=1), symnn.Parity(1)).symmetry) == repr(
+        symnn.Scaling(1) * symnn.Parity(1)
+    )

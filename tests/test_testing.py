@@ -190,3 +190,32 @@ def test_an_output_action_that_changes_the_shape_is_reported():
 
     with pytest.raises(ValueError, match="the symmetry does not fit the model's output"):
         equivariance_error(lambda t: t, Broadcast(), torch.ones(2, 3))
+
+
+def test_the_checker_reads_the_models_own_symmetry():
+    torch.manual_seed(0)
+    x = torch.rand(40, 3, dtype=torch.float64)
+    model = symnn.ScaleNormalize(symnn.PermutationSort(symnn.MLP(3, 1)), degree=2).double()
+    assert repr(model.symmetry) == repr(symnn.Permutation(3) * symnn.Scaling(2))
+    assert symnn.testing.assert_equivariant(model, x, rtol=1e-12) <= 1e-12
+    assert symnn.testing.equivariance_error(model, x) == symnn.testing.equivariance_error(
+        model, model.symmetry, x
+    )
+
+
+def test_the_checker_without_a_symmetry_says_what_is_missing():
+    with pytest.raises(TypeError, match=r"MLP has no \.symmetry.*pass the symmetry: \(model, sym, x\)"):
+        symnn.testing.equivariance_error(symnn.MLP(3, 1), torch.rand(4, 3))
+    with pytest.raises(TypeError, match="the inputs x are missing"):
+        symnn.testing.assert_equivariant(symnn.MLP(3, 1), symnn.Permutation(3))
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (0,), (2, 0, 3)])
+def test_equivariance_error_on_an_empty_batch_says_so(shape):
+    # Regression: an empty batch raised ZeroDivisionError from a private helper.  A check
+    # over no inputs cannot fail, so it is refused rather than passed as 0.0.
+    model = symnn.Odd(symnn.MLP(3, 1))
+    with pytest.raises(ValueError, match=r"x is an empty batch"):
+        symnn.testing.equivariance_error(model, symnn.Parity(-1), torch.zeros(shape))
+    with pytest.raises(ValueError, match=r"x is an empty batch"):
+        symnn.testing.assert_equivariant(model, torch.zeros(shape))
