@@ -22,7 +22,11 @@ def _size(net: nn.Module, dim: int, n: Any) -> int | None:
     """The permuted size: ``n`` when given, else the wrapped net's ``in_features`` along the last dim."""
     if n is not None:
         return check_int(n, "n", minimum=1)
-    size = getattr(net, "in_features", None)
+    # Through symnn wrappers (each keeps the input's size) down to a net that states it.
+    inner: Any = net
+    while not hasattr(inner, "in_features") and isinstance(getattr(inner, "net", None), nn.Module):
+        inner = inner.net
+    size = getattr(inner, "in_features", None)
     return size if dim == -1 and isinstance(size, int) and not isinstance(size, bool) else None
 
 
@@ -84,7 +88,8 @@ class PermutationSort(nn.Module):
         Sort order; the lecture sorts high to low.
     n : int, optional
         The size of ``dim``, for :attr:`symmetry` (``Permutation(n)``); by default
-        the wrapped net's ``in_features`` (an :class:`~symnn.MLP`, a ``Linear``).
+        the wrapped net's ``in_features`` (an :class:`~symnn.MLP`, a ``Linear``,
+        also inside other symnn layers).
 
     Shapes
     ------
