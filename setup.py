@@ -29,7 +29,7 @@ setup(
     extras_require={
         "test": ["pytest>=7"],
         "docs": ["sphinx>=7"],
-        "dev": ["pytest>=7", "sphinx>=7", "ruff==0.17.6"],
+        "dev": ["pytest>=7", "sphinx>=7", "ruff==0.17.6", "mypy==2.4.1"],
     },
     entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
     classifiers=[

@@ -16,7 +16,7 @@ data stay exact.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
@@ -224,6 +224,12 @@ class RandomAction:
     def __init__(self, sym: Symmetry, generator: torch.Generator | None = None) -> None:
         self.sym = check_symmetry(sym, "RandomAction")
         self.generator = generator
+
+    @overload
+    def __call__(self, x: torch.Tensor, y: None = None) -> torch.Tensor: ...
+
+    @overload
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
     def __call__(
         self, x: torch.Tensor, y: torch.Tensor | None = None

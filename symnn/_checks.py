@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -108,3 +109,14 @@ def check_scalable(t: torch.Tensor, name: str, sym: Any) -> torch.Tensor:
             f"got {t.dtype} (convert it first, e.g. {name}.float())"
         )
     return t
+
+
+def check_elements(elements: Any) -> Any:
+    """``elements`` as a choice of group elements: None (sample), ``"all"``, or a non-empty list."""
+    if elements is None or (isinstance(elements, str) and elements == "all"):
+        return elements
+    if isinstance(elements, str) or not isinstance(elements, Sequence) or len(elements) == 0:
+        raise ValueError(
+            f'elements must be None, "all" or a non-empty list of group elements; got {elements!r}'
+        )
+    return elements

@@ -10,6 +10,7 @@ average for rotations, a dimensionless form for units) is one more row of the ta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,10 @@ def _options(factor: Symmetry) -> str:
     )
 
 
+def _wrap(build: Callable[[nn.Module, Any], nn.Module], factor: Symmetry, net: nn.Module) -> nn.Module:
+    return build(net, factor)
+
+
 def _plan(sym: Symmetry) -> list[tuple[int, Callable[[nn.Module], nn.Module]]]:
     """The layers to stack, as (rank, wrap) pairs, one per factor (averaged ones together)."""
     ruled: list[tuple[Symmetry, _Rule]] = []
@@ -100,20 +105,23 @@ def _plan(sym: Symmetry) -> list[tuple[int, Callable[[nn.Module], nn.Module]]]:
         averaged = [f for f, r in ruled if not isinstance(f, _KEPT_BY_SYMMETRIZE)] + averaged
         ruled = [(f, r) for f, r in ruled if isinstance(f, _KEPT_BY_SYMMETRIZE)]
     plan: list[tuple[int, Callable[[nn.Module], nn.Module]]] = [
-        (rule.rank, lambda net, f=factor, build=rule.build: build(net, f)) for factor, rule in ruled
+        (rule.rank, functools.partial(_wrap, rule.build, factor)) for factor, rule in ruled
     ]
     group = product_of(averaged)
     if group is not None:
-        plan.append((_SYMMETRIZE_RANK, lambda net: Symmetrize(net, group)))
+        plan.append((_SYMMETRIZE_RANK, functools.partial(Symmetrize, sym=group)))
     # sorted() is stable: factors of one rank stay in the order the product gives.
     return sorted(plan, key=lambda step: step[0])
 
 
 def _check_fits(net: nn.Module, sym: Symmetry) -> None:
     """For a net that states its sizes (``in_features``, ``out_features``), check every factor can act."""
-    sizes = {"input": getattr(net, "in_features", None), "output": getattr(net, "out_features", None)}
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in sizes.values()):
-        return  # checked at the first call instead, by the layers themselves
+    sizes: dict[str, int] = {}
+    for side, attribute in (("input", "in_features"), ("output", "out_features")):
+        size = getattr(net, attribute, None)
+        if not isinstance(size, int) or isinstance(size, bool):
+            return  # checked at the first call instead, by the layers themselves
+        sizes[side] = size
     generator = torch.Generator().manual_seed(0)
     for factor in factors_of(sym):
         g = factor.sample(1, generator)[0]

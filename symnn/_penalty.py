@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._checks import check_batch, check_choice, check_count, check_rows, check_symmetry
+from symnn._checks import check_batch, check_choice, check_count, check_elements, check_rows, check_symmetry
 from symnn._orbit import TransformedCopies, identity_first, listed_elements, random_copies
 from symnn._symmetry import Symmetry
 
@@ -27,16 +27,6 @@ Elements = str | Sequence[Any] | None
 
 def _check_chunk_size(chunk_size: Any) -> int | None:
     return None if chunk_size is None else check_count(chunk_size, "chunk_size")
-
-
-def _check_elements(elements: Any) -> Elements:
-    if elements is None or (isinstance(elements, str) and elements == "all"):
-        return elements
-    if isinstance(elements, str) or not isinstance(elements, Sequence) or len(elements) == 0:
-        raise ValueError(
-            f'elements must be None, "all" or a non-empty list of group elements; got {elements!r}'
-        )
-    return elements
 
 
 def _every_element(sym: Symmetry, who: str) -> list:
@@ -205,7 +195,7 @@ def _penalty(
     x = check_batch(x, "symmetry_penalty")
     reduction = check_choice(reduction, "reduction", _REDUCTIONS)
     chunk_size = _check_chunk_size(chunk_size)
-    elements = _check_elements(elements)
+    elements = check_elements(elements)
     n_rows = x.shape[0]
     if y is not None and output is not None:
         raise ValueError("give y (compare against the labels) or output (model(x)), not both")
@@ -287,7 +277,7 @@ class SymmetryPenalty(nn.Module):
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise TypeError(f"weight must be a number; got {type(weight).__name__}")
         self.weight = float(weight)
-        self.elements = _check_elements(elements)
+        self.elements = check_elements(elements)
         # "all" is listed once here (and checked finite now, not at the first step).
         self._every = _every_element(sym, "SymmetryPenalty") if isinstance(elements, str) else None
         self.n_elements = check_count(n_elements, "n_elements")
@@ -359,12 +349,14 @@ class SymmetryPenaltySum(nn.Module):
     torch.Size([])
     """
 
+    terms: nn.ModuleList
+
     def __init__(self, *terms: SymmetryPenalty | SymmetryPenaltySum) -> None:
         super().__init__()
         flat: list[SymmetryPenalty] = []
         for term in terms:
             if isinstance(term, SymmetryPenaltySum):
-                flat.extend(term.terms)  # type: ignore[arg-type]
+                flat.extend(t for t in term.terms if isinstance(t, SymmetryPenalty))
             elif isinstance(term, SymmetryPenalty):
                 flat.append(term)
             else:

@@ -256,10 +256,10 @@ def laplacian(
     u = _check_scalar_field(u, x, "laplacian")
     chosen = _dims(x, dims, "laplacian")
     g = _first_grad(u, x, True, "u", "laplacian")
-    total = None
-    for dim in chosen:
-        second = _next_grad(g[..., dim], x, create_graph)[..., dim]
-        total = second if total is None else total + second
+    seconds = [_next_grad(g[..., dim], x, create_graph)[..., dim] for dim in chosen]
+    total = seconds[0]
+    for second in seconds[1:]:
+        total = total + second
     return total.reshape(u.shape)
 
 
@@ -451,6 +451,7 @@ class HardBoundary(nn.Module):
         if not callable(distance):
             raise TypeError(f"distance must be a callable (N, d) -> (N,); got {type(distance).__name__}")
         self.distance = distance
+        self.boundary_value: Field | None
         if callable(boundary_value):
             self.boundary_value = boundary_value
         else:

@@ -325,6 +325,7 @@ def fit_constants(
         _lbfgs(module, x, y, max_iter)
         used = "lbfgs"
     else:
+        assert isinstance(module, SympyModule)  # a linear form is only found for one
         _solve_linear(module, form, free, x, y)
         used = "linear" if form.root == 1 else "linear-in-root"
         if refine and form.root > 1:

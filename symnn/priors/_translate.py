@@ -62,13 +62,6 @@ _NARY: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
 SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(sorted(f.__name__ for f in (*_UNARY, *_BINARY, *_NARY)))
 
 
-def _as_tensor(value: Value, like: Value) -> Value:
-    """A float promoted to a tensor shaped for broadcasting against ``like``, if ``like`` is one."""
-    if isinstance(value, torch.Tensor) or not isinstance(like, torch.Tensor):
-        return value
-    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
-
-
 def _first_tensor(values: Sequence[Value]) -> Value:
     return next((v for v in values if isinstance(v, torch.Tensor)), values[0])
 
@@ -207,7 +200,7 @@ class TorchProgram:
         p = _number(node.exp)
         if p.is_integer() and p < 0:
             return lambda env: 1 / base(env) ** int(-p)
-        return lambda env: safe_power(base(env), p)
+        return lambda env: safe_power(_tensor(base(env)), p)
 
     def _compile_function(self, node: sympy.Expr) -> Node:
         func = type(node)
@@ -217,7 +210,7 @@ class TorchProgram:
         args = [self._compile(a) for a in node.args]
         if func in _UNARY and len(args) == 1:
             fn, (arg,) = _UNARY[func], args
-            return lambda env: fn(arg(env))
+            return lambda env: fn(_tensor(arg(env)))
         if func in _BINARY and len(args) == 2:
             fn2 = _BINARY[func]
             return lambda env: fn2(*_both_tensors(args[0](env), args[1](env)))
@@ -227,11 +220,21 @@ class TorchProgram:
             def reduce_all(env: list[Value]) -> Value:
                 values = [a(env) for a in args]
                 like = _first_tensor(values)
-                return functools.reduce(fn_n, [_as_tensor(v, like) for v in values])
+                return functools.reduce(fn_n, [_tensor(v, like) for v in values])
 
             return reduce_all
         raise _unsupported(node, f"{func.__name__} with {len(args)} arguments")
 
 
-def _both_tensors(a: Value, b: Value) -> tuple[Value, Value]:
-    return _as_tensor(a, b), _as_tensor(b, a)
+def _tensor(value: Value, like: Value = 0.0) -> torch.Tensor:
+    """``value`` as a tensor: itself, or a float in ``like``'s dtype and device (float64, the
+    precision of a Python float, when ``like`` is a float too, e.g. all symbols given as floats)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def _both_tensors(a: Value, b: Value) -> tuple[torch.Tensor, torch.Tensor]:
+    return _tensor(a, b), _tensor(b, a)
