@@ -149,9 +149,9 @@ def enforce(net: nn.Module, sym: Symmetry) -> nn.Module:
 
     for any ``net``, before any training.  The choice:
 
-    =========================================  =================================================  ==================
+    =========================================  =================================================  ======================
     symmetry                                   layer                                              guarantee
-    =========================================  =================================================  ==================
+    =========================================  =================================================  ======================
     ``Parity(-1)`` / ``Parity(+1)``            :class:`Odd` / :class:`Even`                       bit for bit
     ``Permutation(n)``                         :class:`PermutationSort`                           bit for bit
     ``Permutation(n, equivariant=True)``       :class:`PermutationSortEquivariant`                bit for bit, ties too
@@ -162,7 +162,7 @@ def enforce(net: nn.Module, sym: Symmetry) -> nn.Module:
                                                ``Symmetrize``
     anything else (``Rotation``, an infinite   a :class:`ValueError` naming the symmetry and
     group of your own)                         the options
-    =========================================  =================================================  ==================
+    =========================================  =================================================  ======================
 
     .. [#r] For output actions that move and negate entries; to rounding otherwise.
 

@@ -35,7 +35,9 @@ def test_wrap_your_own_model_runs_with_any_net():
     torch.manual_seed(0)
     namespace = {"MyNet": MyNet}
     exec(_blocks()[0], namespace)  # raises if the promised check fails
-    assert isinstance(namespace["model"], symnn.ScaleNormalize)
+    model = namespace["model"]
+    assert isinstance(model, symnn.ScaleNormalize) and isinstance(model.net, symnn.PermutationSort)
+    assert model.degree == 2 and isinstance(model.net.net, MyNet)
 
 
 def test_the_custom_symmetry_works_with_every_tool():
@@ -49,3 +51,8 @@ def test_the_custom_symmetry_works_with_every_tool():
     assert symnn.symmetry_penalty(model, x, time_reversal, elements="all").item() == 0.0
     x_aug, y_aug = symnn.augment(x, torch.ones(50, 1, dtype=torch.float64), time_reversal)
     assert x_aug.shape == (100, 4) and set(y_aug.flatten().tolist()) == {1.0, -1.0}
+    # Finite without a sampler of its own: enforce averages over it, the checker needs no sym.
+    enforced = symnn.enforce(symnn.MLP(4, 1), time_reversal).double()
+    assert isinstance(enforced, symnn.Symmetrize)
+    assert symnn.testing.assert_equivariant(enforced, x, rtol=0.0) == 0.0
+    assert len(time_reversal.sample(3)) == 3
