@@ -101,6 +101,9 @@ class MLP(nn.Module):
         check_tensor(x, "MLP input", last_dim=self.in_features)
         return self.layers(x)
 
+    #: A plain MLP guarantees no symmetry (wrap it, e.g. with :func:`symnn.enforce`).
+    symmetry: None = None
+
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "

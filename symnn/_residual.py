@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
+from symnn._symmetry import Symmetry, factors_of, product_of
 
 __all__ = ["PhysicsResidual"]
 
@@ -59,6 +60,13 @@ class PhysicsResidual(nn.Module):
                 f"baseline output {tuple(base.shape)} and correction output {tuple(delta.shape)} must match"
             )
         return base + delta
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """The symmetries both parts state (a sum of two equivariant maps is equivariant); None if none."""
+        base = factors_of(getattr(self.baseline, "symmetry", None))
+        shared = {repr(f) for f in factors_of(getattr(self.correction, "symmetry", None))}
+        return product_of([f for f in base if repr(f) in shared])
 
     def extra_repr(self) -> str:
         return f"train_baseline={self.train_baseline}"

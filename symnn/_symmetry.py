@@ -425,9 +425,7 @@ class Permutation(Symmetry):
     """
 
     def __init__(self, n: int, equivariant: bool = False) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"Permutation size must be a positive int; got {n!r}")
-        self.n = n
+        self.n = check_count(n, "Permutation size")
         self.equivariant = bool(equivariant)
 
     @property

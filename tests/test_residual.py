@@ -70,3 +70,13 @@ def test_bad_arguments_are_refused():
 def test_repr_shows_the_settings():
     text = repr(symnn.PhysicsResidual(Hooke(), symnn.MLP(1, 1), train_baseline=False))
     assert "train_baseline=False" in text and "(baseline): Hooke()" in text
+
+
+def test_physics_residual_states_the_symmetry_both_parts_share():
+    odd_sorted = symnn.Odd(symnn.PermutationSort(symnn.MLP(3, 1)))
+    model = symnn.PhysicsResidual(symnn.Odd(symnn.MLP(3, 1)), odd_sorted)
+    assert repr(model.symmetry) == "Parity(sign=-1)"
+    x = torch.randn(30, 3, dtype=torch.float64)
+    assert symnn.testing.assert_equivariant(model.double(), x, rtol=0.0) == 0.0
+    assert symnn.PhysicsResidual(symnn.MLP(3, 1), odd_sorted).symmetry is None
+    assert symnn.MLP(3, 1).symmetry is None
