@@ -4,7 +4,8 @@ Run:  ``python examples/wrap_your_model.py``
 
 A plain network that predicts a triangle's area from its three edge lengths knows
 nothing of the problem's symmetries.  Wrapped in ``PermutationSort`` (edge order
-does not matter) and ``ScaleNormalize(degree=2)`` (area scales as length²), the
+does not matter) and ``ScaleNormalize(degree=2)`` (area scales as length²), which
+``symnn.enforce`` picks from the symmetry ``Permutation(3) * Scaling(2)``, the
 same network has both symmetries, before any training: exactly for permutations,
 to rounding for scaling.  The figure follows one triangle through all six
 orderings of its edges and through rescalings from 1/10 to 10 times its size.
@@ -40,8 +41,9 @@ def main() -> None:
     triangle = symnn.Permutation(3) * symnn.Scaling(degree=2)
 
     plain = MyNet().double()
-    wrapped = symnn.ScaleNormalize(symnn.PermutationSort(MyNet()), degree=2).double()
-    models = {"plain MyNet": plain, "ScaleNormalize(PermutationSort(MyNet))": wrapped}
+    # enforce picks the layers for the symmetry: ScaleNormalize(PermutationSort(MyNet), degree=2).
+    wrapped = symnn.enforce(MyNet(), triangle).double()
+    models = {"plain MyNet": plain, "enforce(MyNet, triangle)": wrapped}
 
     print("relative symmetry error, edge permutations x rescaling (area ~ length²), float64:")
     for name, model in models.items():
