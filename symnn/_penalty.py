@@ -117,7 +117,8 @@ def symmetry_penalty(
         ``None`` (default): ``n_elements`` random elements, drawn afresh at every call
         (a stochastic penalty; one per row when the symmetry supports
         :meth:`Symmetry.sample_rows`).  ``"all"``: every element of a finite group
-        but the identity (its term is 0, or the data loss itself against ``y``).
+        but the identity (its term is 0, or the data loss itself against ``y``), which
+        is found wherever :meth:`Symmetry.elements` lists it.
         A list: exactly those elements.
     n_elements : int
         How many random elements per sample; each costs one forward pass of the batch.
