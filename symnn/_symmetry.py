@@ -256,37 +256,36 @@ class Symmetry:
     def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
         r"""What the symmetry demands of a scalar polynomial :math:`p` in ``symbols``.
 
-                Used by :func:`symnn.priors.derive`.  The default, for any finite group whose
-                elements act linearly on the input (a matrix :math:`M_g` with rational
-                entries, read off by acting on the unit vectors) and multiply a scalar output
-                by :math:`\pm 1`: :math:`p(M_g x) =
-        ho(g)\,p(x)` for every element.  Built-in
-                symmetries give their generators instead.
+        Used by :func:`symnn.priors.derive`.  The default, for any finite group whose
+        elements act linearly on the input (a matrix :math:`M_g` with rational
+        entries, read off by acting on the unit vectors) and multiply a scalar output
+        by :math:`\pm 1`: :math:`p(M_g x) = \rho(g)\,p(x)` for every element.  Built-in
+        symmetries give their generators instead.
 
-                Parameters
-                ----------
-                symbols : sequence of sympy.Symbol
-                    The polynomial's variables, one per input column.
+        Parameters
+        ----------
+        symbols : sequence of sympy.Symbol
+            The polynomial's variables, one per input column.
 
-                Returns
-                -------
-                list of (description, [(substitution, sign), ...])
-                    Each substitution ``{symbol: expr}`` means :math:`p(	ext{subs}) = 	ext{sign}\cdot p`.
+        Returns
+        -------
+        list of (description, [(substitution, sign), ...])
+            Each substitution ``{symbol: expr}`` means :math:`p(\text{subs}) = \text{sign}\cdot p`.
 
-                Raises
-                ------
-                TypeError
-                    An infinite group.
-                ValueError
-                    A non-linear or irrational action, or an output action that is not a
-                    sign on a scalar.
+        Raises
+        ------
+        TypeError
+            An infinite group.
+        ValueError
+            A non-linear or irrational action, or an output action that is not a
+            sign on a scalar.
 
-                Examples
-                --------
-                >>> import sympy, symnn
-                >>> x, y = sympy.symbols("x y")
-                >>> symnn.Parity(-1).polynomial_constraints([x, y])
-                [('odd under (x, y) -> (-x, -y)', [({x: -x, y: -y}, -1)])]
+        Examples
+        --------
+        >>> import sympy, symnn
+        >>> x, y = sympy.symbols("x y")
+        >>> symnn.Parity(-1).polynomial_constraints([x, y])
+        [('odd under (x, y) -> (-x, -y)', [({x: -x, y: -y}, -1)])]
         """
         if not self.is_finite:
             raise TypeError(
