@@ -72,6 +72,7 @@ gallery_examples_dir = "../examples"
 gallery_output_dir = "auto_examples"
 gallery_order = [
     "wrap_your_model",
+    "train_wrapped_model",
     "triangle_ladder",
     "spring_oddness",
     "rotation_head",
