@@ -42,6 +42,7 @@ html_theme_options = {
     "page_width": "1240px",  # fits a 1280 px screen with its scroll bar
     "show_relbars": True,  # previous / next links above and below each page
     "sidebar_width": "230px",
+    "body_max_width": "none",  # the theme's 800 px would leave a third of the page empty
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 pygments_style = "sphinx"

@@ -9,6 +9,10 @@
 # proxy setting points every request at a closed port), so a formula that still
 # needed a CDN would show as TeX source in the PNG.  PNGs go to OUT_DIR (default
 # docs/_build/screenshots).  Needs Debian's chromium (apt-get install -y chromium).
+#
+# It also checks what a person would look for: on each page with formulas, the page
+# as Chromium rendered it (its DOM after the scripts ran) must hold one typeset
+# formula (<mjx-container>) per formula of the HTML, or the script fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 html="$(cd "${1:-docs/_build/html}" && pwd)"
@@ -40,5 +44,18 @@ for page in "${pages[@]}"; do
     --window-size=1280,2000 --virtual-time-budget=10000 \
     --screenshot="$out/$name" "file://$html/$page" > /dev/null 2>&1
   [ -s "$out/$name" ] || { echo "no screenshot of $page" >&2; exit 1; }
-  echo "$out/$name"
+  formulas=$(grep -o 'class="math[ "]' "$html/$page" | wc -l || true)
+  if [ "$formulas" -gt 0 ]; then
+    typeset=$("${offline[@]}" "$chromium" --headless --no-sandbox --disable-gpu \
+      --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+      --proxy-server="127.0.0.1:9" --user-data-dir="$profile" --virtual-time-budget=10000 \
+      --dump-dom "file://$html/$page" 2> /dev/null | grep -o '<mjx-container' | wc -l || true)
+    if [ "$typeset" -lt "$formulas" ]; then
+      echo "$page: $typeset of $formulas formulas typeset offline" >&2
+      exit 1
+    fi
+    echo "$out/$name ($typeset of $formulas formulas typeset offline)"
+  else
+    echo "$out/$name"
+  fi
 done

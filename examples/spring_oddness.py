@@ -1,5 +1,4 @@
-"""Spring oddness: the same knowledge as data, as a loss, as structure, as
-physics.
+"""Spring oddness: one fact as data, as a loss, as structure, as physics.
 
 Run:  ``python examples/spring_oddness.py``
 
