@@ -28,8 +28,17 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=7"],
-        "docs": ["sphinx>=7"],
-        "dev": ["pytest>=7", "sphinx>=7", "ruff==0.17.6", "mypy==2.4.1"],
+        # sphinx-mathjax-offline ships MathJax's files: the docs render maths offline.
+        "docs": ["sphinx>=7", "sphinx-mathjax-offline>=0.0.2"],
+        # build: CI builds the sdist and the wheel and installs the wheel as users do.
+        "dev": [
+            "pytest>=7",
+            "sphinx>=7",
+            "sphinx-mathjax-offline>=0.0.2",
+            "ruff==0.17.6",
+            "mypy==2.4.1",
+            "build>=1",
+        ],
     },
     entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
     classifiers=[

@@ -23,8 +23,8 @@ version = release = symnn.__version__
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
-    "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
+    "offline_math",  # sphinx.ext.mathjax with MathJax served from _static, no CDN
+    "viewcode_backlinks",  # sphinx.ext.viewcode with its [docs] links corrected
     "sphinx.ext.intersphinx",
     "gallery",
     "zoo_results",
@@ -39,8 +39,10 @@ html_title = f"symnn {release}"
 html_theme_options = {
     "description": "Symmetries and physics built into PyTorch networks",
     "fixed_sidebar": True,
-    "page_width": "1100px",
+    "page_width": "1240px",  # fits a 1280 px screen with its scroll bar
+    "show_relbars": True,  # previous / next links above and below each page
     "sidebar_width": "230px",
+    "body_max_width": "none",  # the theme's 800 px would leave a third of the page empty
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]}
 pygments_style = "sphinx"
@@ -71,6 +73,7 @@ gallery_examples_dir = "../examples"
 gallery_output_dir = "auto_examples"
 gallery_order = [
     "wrap_your_model",
+    "train_wrapped_model",
     "triangle_ladder",
     "spring_oddness",
     "rotation_head",

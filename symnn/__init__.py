@@ -8,6 +8,7 @@ checker in :mod:`symnn.testing`.
 from symnn import functional, pinn, priors, testing
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._enforce import enforce
+from symnn._group_laws import check_group_laws
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
 from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
@@ -37,6 +38,7 @@ __all__ = [
     "Rotation",
     "ProductSymmetry",
     "InfiniteGroupError",
+    "check_group_laws",
     # layers
     "enforce",
     "Odd",
