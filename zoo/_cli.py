@@ -197,9 +197,10 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
     print(format_screen_table(run, SCREEN_COLUMNS))
     print()
     print(format_findings(run, SCREEN_COLUMNS))
+    print()
     print(
         _wrap(
-            f"\nwrote {len(written)} files to {out} (results.json, results.md, figures) in {run.seconds:.1f} s"
+            f"wrote {len(written)} files to {out} (results.json, results.md, figures) in {run.seconds:.1f} s"
         )
     )
     return 0

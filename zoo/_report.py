@@ -304,7 +304,7 @@ class _ExactZeros:
         positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
         top = 10.0 ** (math.floor(math.log10(min(positive))) - 1) if positive else 1.0
         self.lines = [top / 10 ** (0.3 * i) for i in range(max(n_lines, 1))]
-        self.top, self.bottom = top * 10**0.15, self.lines[-1] / 10**0.15
+        self.top, self.bottom = top * 10**0.15, self.lines[-1] / 10**0.3
         self.used = False
 
     def at(self, line: int, values: np.ndarray) -> np.ndarray:
@@ -340,7 +340,7 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
     """
     levels = results["levels"]
     columns = results.get("columns") or [{"name": n, "in_distribution": None} for n in levels[0]["errors"]]
-    figure = Figure(figsize=(max(8.0, 3.0 + 1.1 * len(levels) + 0.15 * len(levels) * len(columns)), 4.2))
+    figure = Figure(figsize=(min(13.0, max(8.0, 4.0 + 1.1 * len(levels))), 4.2))
     errors_ax, cost_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
     keys = [level["key"] for level in levels]
     positions = np.arange(len(levels))
@@ -370,7 +370,7 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
     errors_ax.set_title(
         f"{results['problem']}: error per level (blue: in distribution, red: out of it)", fontsize=10
     )
-    errors_ax.legend(fontsize=6, ncol=2 if len(columns) > 4 else 1, loc="best")
+    errors_ax.legend(fontsize=7, ncol=min(len(columns), 3), loc="upper center", bbox_to_anchor=(0.5, -0.16))
     seconds = [level["train_seconds"] for level in levels]
     bars = cost_ax.bar(positions, seconds, color="0.55")
     ratios = [level.get("cost_ratio_to_baseline") for level in levels]
@@ -379,7 +379,7 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
     cost_ax.set_ylabel(f"training {results.get('clock', 'time')} (s)", fontsize=8)
     cost_ax.set_title(f"cost (× level {results.get('baseline_level', keys[0])})", fontsize=10)
     cost_ax.margins(y=0.2)
-    figure.subplots_adjust(wspace=0.3)
+    figure.subplots_adjust(wspace=0.25)
     return save_figure(figure, path)
 
 
@@ -456,7 +456,7 @@ def _history_figure(run: RunResult, path: Path, *, monitor: bool) -> Path:
     ax.set_ylabel(run.problem.monitor_column if monitor else "training loss", fontsize=8)
     title = f"{run.problem.monitor_column} during training" if monitor else "training loss"
     ax.set_title(f"{run.problem.name}: {title}", fontsize=10)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return save_figure(figure, path)
 
 
