@@ -1,5 +1,7 @@
 """Shared by the zoo's problem tests: run a problem in quick mode through the command line."""
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -14,7 +16,12 @@ def _no_constants(name):
 
 def run_quick(problem: str, out: Path) -> dict:
     """``symnn-zoo run PROBLEM --quick`` into ``out``; checks the files every run writes, returns results.json."""
-    assert main(["run", problem, "--quick", "--out", str(out), "--no-progress"]) == 0
+    screen = io.StringIO()
+    with contextlib.redirect_stdout(screen):
+        assert main(["run", problem, "--quick", "--out", str(out), "--no-progress"]) == 0
+    printed = screen.getvalue()
+    assert max(len(line) for line in printed.splitlines()) <= 100, "the terminal output fits in 100 columns"
+    assert "the full table is in results.md" in printed
     results = json.loads((out / "results.json").read_text(encoding="utf-8"), parse_constant=_no_constants)
     assert results["problem"] == problem and results["quick"] is True
     assert {"settings", "versions", "seed", "levels", "findings", "total_seconds", "threads"} <= set(results)

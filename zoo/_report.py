@@ -527,6 +527,8 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         f"({clock_label(run.device)}); "
         f"× level {run.problem.baseline_level}: the ratio to that level's time in this run.",
         "",
+        *(f"![{caption}]({p.name})" for p, caption in figures[:1]),  # the summary, before the numbers
+        "",
         format_table(run),
         "",
         "## Findings",
@@ -535,7 +537,7 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         "",
         "## Figures",
         "",
-        *(f"![{caption}]({p.name})" for p, caption in figures),
+        *(f"![{caption}]({p.name})" for p, caption in figures[1:]),
         "",
     ]
     if command:
