@@ -336,7 +336,7 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
 
     Drawn from a results.json's content (``results``), so any committed run can be
     redrawn.  Errors on in-distribution test sets are blue, out of distribution red,
-    errors measured on no test set grey.
+    errors measured on no test set grey and hatched.
     """
     levels = results["levels"]
     columns = results.get("columns") or [{"name": n, "in_distribution": None} for n in levels[0]["errors"]]
@@ -351,6 +351,10 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
     for group, cmap in ((in_dist, "Blues"), (out_dist, "Reds")):
         for i, column in enumerate(group):
             shades[column["name"]] = matplotlib.colormaps[cmap](0.45 + 0.45 * i / max(len(group) - 1, 1))
+    others = [c["name"] for c in columns if c["name"] not in shades]
+    hatches = {name: ("//", "..", "xx", "\\\\")[i % 4] for i, name in enumerate(others)}
+    for i, name in enumerate(others):
+        shades[name] = str(0.45 + 0.35 * i / max(len(others) - 1, 1))
     values = [[level["errors"].get(c["name"]) for level in levels] for c in columns]
     floor = _ExactZeros([v for row in values for v in row], 1)
     for j, (column, row) in enumerate(zip(columns, values)):
@@ -359,8 +363,8 @@ def summary_figure(results: dict[str, Any], path: Path) -> Path:
             positions + (j - (len(columns) - 1) / 2) * width,
             heights,
             width,
-            color=shades.get(column["name"], "0.6"),
-            hatch=None if column["name"] in shades else "//",
+            color=shades[column["name"]],
+            hatch=hatches.get(column["name"]),
             label=column["name"],
         )
     errors_ax.set_yscale("log")
