@@ -16,7 +16,9 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["symnn", "symnn.*", "zoo", "zoo.*"]),
+    # The zoo's folder is zoo/; it installs as symnn_zoo, a name no other project can collide with.
+    packages=[*find_packages(include=["symnn", "symnn.*"]), "symnn_zoo"],
+    package_dir={"symnn_zoo": "zoo"},
     package_data={"symnn": ["py.typed"]},
     install_requires=[
         "torch>=2.2",
@@ -40,7 +42,7 @@ setup(
             "build>=1",
         ],
     },
-    entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
+    entry_points={"console_scripts": ["symnn-zoo=symnn_zoo.__main__:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Physics",

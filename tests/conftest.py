@@ -7,8 +7,22 @@ run on the CPU there.  They are written to run on CUDA unchanged and do so where
 
 from __future__ import annotations
 
+import importlib.util
+import pathlib
+import sys
+
 import pytest
 import torch
+
+# The zoo lives in the folder zoo/ and installs as the package symnn_zoo: the tests
+# import this checkout's folder under that name (as PYTHONPATH does for symnn).
+_ZOO = pathlib.Path(__file__).resolve().parents[1] / "zoo"
+if _ZOO.is_dir():
+    _spec = importlib.util.spec_from_file_location(
+        "symnn_zoo", _ZOO / "__init__.py", submodule_search_locations=[str(_ZOO)]
+    )
+    sys.modules["symnn_zoo"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["symnn_zoo"])
 
 DTYPES = [torch.float32, torch.float64]
 

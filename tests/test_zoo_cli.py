@@ -1,5 +1,6 @@
 """The symnn-zoo command line: listing, argument errors, the installed entry points."""
 
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -7,16 +8,37 @@ import sys
 import pytest
 import torch
 
-from zoo import PROBLEM_NAMES
-from zoo.__main__ import main
+from symnn_zoo import PROBLEM_NAMES, get_problem
+from symnn_zoo.__main__ import main
 
 
 def test_list_names_every_problem_and_its_levels(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name in PROBLEM_NAMES:
-        assert f"{name}:" in out
-    assert "ScaleNormalize(PermutationSort(MLP), degree=2)" in out
+        assert f"{name}: " in out
+        for level in get_problem(name).levels:
+            assert f"{level.key:>3}  {level.bias:<11}  {level.title}" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+@pytest.mark.parametrize("name", PROBLEM_NAMES)
+def test_list_one_problem_describes_its_levels(name, capsys):
+    assert main(["list", name]) == 0
+    out = capsys.readouterr().out
+    problem = get_problem(name)
+    assert " ".join(out.split()).startswith(f"{name}: {problem.summary}")
+    for level in problem.levels:
+        assert f"{level.key} ({level.bias}): {level.title}" in out
+        assert level.description.split()[0] in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_no_arguments_prints_the_help_and_exits_0(capsys):
+    assert main([]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("usage: symnn-zoo") and "{list,run}" in captured.out
+    assert captured.err == ""
 
 
 @pytest.mark.parametrize(
@@ -33,7 +55,7 @@ def test_list_names_every_problem_and_its_levels(capsys):
         (["run", "triangle", "--threads", "0"], "expected a positive integer"),
         (["run", "triangle", "--device", "tpu"], "invalid choice: 'tpu'"),
         (["run"], "the following arguments are required: problem"),
-        ([], "the following arguments are required: command"),
+        (["list", "pendulum"], "invalid choice: 'pendulum'"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )
@@ -46,6 +68,17 @@ def test_bad_arguments_get_one_line_and_exit_2(argv, expected, capsys, tmp_path)
     assert expected in lines[0]
     assert "Traceback" not in captured.err
     assert captured.out == ""
+
+
+def test_out_naming_an_existing_file_is_one_line_and_exit_2(capsys, tmp_path):
+    existing = tmp_path / "results.txt"
+    existing.write_text("keep me")
+    assert main(["run", "spring", "--quick", "--out", str(existing)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"symnn-zoo: error: --out {str(existing)!r} is an existing file, not a folder; choose a folder"
+    ]
+    assert existing.read_text() == "keep me"
 
 
 def test_an_unwritable_output_folder_is_one_line_and_exit_2(capsys, tmp_path):
@@ -66,7 +99,19 @@ def test_cuda_without_cuda_is_one_line_and_exit_2(capsys, tmp_path):
     assert not any(tmp_path.iterdir()), "nothing is written when the arguments are bad"
 
 
-@pytest.mark.parametrize("entry", ["python -m zoo", "symnn-zoo"])
+# ``python -m symnn_zoo`` run on this checkout's zoo/ folder, installed under its package name.
+_RUN_AS_MODULE = (
+    "import importlib.util, runpy, sys; "
+    "folder = sys.argv.pop(1); "
+    "spec = importlib.util.spec_from_file_location("
+    "'symnn_zoo', folder + '/__init__.py', submodule_search_locations=[folder]); "
+    "sys.modules['symnn_zoo'] = importlib.util.module_from_spec(spec); "
+    "spec.loader.exec_module(sys.modules['symnn_zoo']); "
+    "runpy.run_module('symnn_zoo', run_name='__main__', alter_sys=True)"
+)
+
+
+@pytest.mark.parametrize("entry", ["python -m symnn_zoo", "symnn-zoo"])
 def test_both_entry_points_answer_a_bad_command_line_in_one_line(entry):
     # A bad command line is answered before torch is imported, so this is quick.
     if entry == "symnn-zoo":
@@ -75,7 +120,8 @@ def test_both_entry_points_answer_a_bad_command_line_in_one_line(entry):
             pytest.skip("symnn-zoo is not on PATH (package not installed)")
         command = [script]
     else:
-        command = [sys.executable, "-m", "zoo"]
+        folder = str(pathlib.Path(__file__).resolve().parents[1] / "zoo")
+        command = [sys.executable, "-c", _RUN_AS_MODULE, folder]
     result = subprocess.run([*command, "run", "nowhere"], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert result.stderr.startswith("symnn-zoo: error: argument problem: invalid choice: 'nowhere'")

@@ -1,14 +1,19 @@
 """The harness: level selection, seeds, claims, measures, and a run of a toy problem."""
 
 import importlib
+from dataclasses import dataclass, replace
 
 import pytest
 import torch
-from _zoo_quick import run_toy
+from _zoo_quick import run_toy, toy_problem
 
 import symnn
-from zoo import PROBLEM_NAMES, get_problem
-from zoo._problem import (
+from symnn_zoo import PROBLEM_NAMES, PROBLEMS, get_problem
+from symnn_zoo._problem import (
+    Evaluation,
+    Level,
+    Problem,
+    TestSet,
     claim,
     evaluate_regression,
     level_seed,
@@ -18,6 +23,7 @@ from zoo._problem import (
     run_problem,
     select_levels,
 )
+from symnn_zoo._training import Settings
 
 
 @pytest.fixture(scope="module")
@@ -78,12 +84,48 @@ def test_relative_symmetry_error_is_zero_for_odd_models_and_positive_otherwise()
 
 
 @pytest.mark.parametrize("name", PROBLEM_NAMES)
-def test_each_problem_is_wired_to_its_modules_names(name):
-    module, problem = importlib.import_module(f"zoo.{name}"), get_problem(name)
-    assert problem.name == name and problem.levels is module.LEVELS
-    assert (problem.full_settings, problem.quick_settings) == (module.FULL, module.QUICK)
-    wired = (problem.make_data, problem.evaluate, problem.monitor, problem.findings)
-    assert wired == (module.make_data, module.evaluate, module.monitor, module.findings)
+def test_each_registered_module_declares_its_problem_explicitly(name):
+    module, problem = importlib.import_module(PROBLEMS[name], "symnn_zoo"), get_problem(name)
+    assert problem is module.PROBLEM and problem.name == name
+    assert isinstance(problem, Problem) and type(problem.full_settings) is type(problem.quick_settings)
+    assert isinstance(problem.full_settings, Settings)
+    assert all(level.description for level in problem.levels), "every level's build has a docstring"
+
+
+def test_get_problem_names_the_problems_that_exist():
+    with pytest.raises(ValueError, match="unknown problem 'pendulum'; choose from triangle, spring"):
+        get_problem("pendulum")
+
+
+def test_settings_share_one_base_and_a_problem_checks_its_fields():
+    toy = toy_problem()
+    assert toy.quick_settings.epochs == 5 and isinstance(toy.quick_settings, Settings)
+
+    @dataclass(frozen=True)
+    class Loose:  # does not extend Settings
+        epochs: int = 1
+
+    with pytest.raises(TypeError, match="expected full_settings to extend"):
+        replace(toy, full_settings=Loose())
+    with pytest.raises(ValueError, match="level keys must be unique"):
+        replace(toy, levels=(toy.levels[0], toy.levels[0]))
+    with pytest.raises(ValueError, match="expected a bias in"):
+        Level("0", "magic", "no such bias", toy.levels[0].build)
+
+
+def test_test_sets_are_selected_by_their_fields_not_their_names():
+    x = torch.zeros(2, 1)
+    evaluation = Evaluation(
+        {"a": 0.1, "b": 0.5, "c": 0.3, "boundary": 1.0},
+        test_sets={
+            "a": TestSet("a", x, x, in_distribution=True),
+            "b": TestSet("b", x, x, in_distribution=False),
+            "c": TestSet("c", x, x, in_distribution=False, kind="mirror"),
+        },
+    )
+    assert evaluation.errors_on(in_distribution=False) == {"b": 0.5, "c": 0.3}
+    assert evaluation.error_on(in_distribution=False, kind="mirror") == 0.3
+    assert evaluation.worst() == 0.5 and evaluation.worst(in_distribution=True) == 0.1
 
 
 def test_evaluate_regression_runs_the_model_in_its_dtype_and_compares_in_float64():
@@ -92,8 +134,13 @@ def test_evaluate_regression_runs_the_model_in_its_dtype_and_compares_in_float64
         model.weight.fill_(2.0)
         model.bias.fill_(0.0)
     x = torch.tensor([[1.0], [3.0]], dtype=torch.float64)
+    tests = [
+        TestSet("exact", x, 2 * x, in_distribution=True),
+        TestSet("off", x, 4 * x, in_distribution=False),
+    ]
     with torch.no_grad():  # as run_problem evaluates
-        evaluation = evaluate_regression(model, {"exact": (x, 2 * x), "off": (x, 4 * x)})
+        evaluation = evaluate_regression(model, tests)
+    assert evaluation.test_sets == dict(zip(["exact", "off"], tests))
     assert evaluation.errors == {"exact": 0.0, "off": pytest.approx(0.5)}
     predicted, true = evaluation.predictions["off"]
     assert predicted.dtype == true.dtype == "float64" and predicted.tolist() == [2.0, 6.0]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import symnn
-from zoo._training import checkpoint_epochs, timed_fit, train
+from symnn_zoo._training import checkpoint_epochs, timed_fit, train
 
 
 def _line_problem():

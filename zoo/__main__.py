@@ -1,10 +1,10 @@
-"""``python -m zoo`` and the ``symnn-zoo`` command."""
+"""``python -m symnn_zoo`` and the ``symnn-zoo`` command."""
 
 from __future__ import annotations
 
 import sys
 
-from zoo._cli import main
+from ._cli import main
 
 __all__ = ["main"]
 

@@ -1,6 +1,7 @@
 """The ``symnn-zoo`` command line: ``list`` the problems, ``run`` one of them.
 
-Bad arguments get one line on stderr and exit status 2, never a traceback.
+Bad arguments get one line on stderr and exit status 2, never a traceback.  With no
+arguments the command prints its help and exits with status 0.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zoo import PROBLEM_NAMES, get_problem
+from . import PROBLEM_NAMES, get_problem
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["main", "build_parser"]
 
 PROG = "symnn-zoo"
+#: What the command's output fits in (the results' compact table included).
+SCREEN_COLUMNS = 100
 #: Where runs write when --out is not given (git-ignored in the repository).
 DEFAULT_OUT = Path("zoo-results")
 
@@ -63,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Worked problems that measure what each way of building knowledge into a network buys.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    commands.add_parser("list", help="name the problems and their levels")
+    listing = commands.add_parser("list", help="name the problems and their levels (or one problem's levels)")
+    listing.add_argument(
+        "problem", nargs="?", choices=PROBLEM_NAMES, help="show this problem's levels in full"
+    )
     run = commands.add_parser("run", help="run a problem's ladder of levels and write its results")
     run.add_argument("problem", choices=PROBLEM_NAMES, help="which problem")
     run.add_argument(
@@ -93,16 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _list() -> int:
-    for name in PROBLEM_NAMES:
-        problem = get_problem(name)
-        print(f"{name}: {problem.summary}")
-        for level in problem.levels:
-            print(f"  {level.key:>3}  {level.bias:<11}  {level.title}")
+def _wrap(text: str, indent: str = "") -> str:
+    """``text`` in lines that fit the screen, continuation lines indented."""
+    return "\n".join(
+        textwrap.wrap(text, SCREEN_COLUMNS, initial_indent=indent, subsequent_indent=indent + "    ")
+    )
+
+
+def _list(name: str | None) -> int:
+    if name is None:
+        for each in PROBLEM_NAMES:
+            problem = get_problem(each)
+            print(_wrap(f"{each}: {problem.summary}"))
+            for level in problem.levels:
+                print(f"  {level.key:>3}  {level.bias:<11}  {level.title}")
+        print(f"\n`{PROG} list PROBLEM` describes each level; `{PROG} run PROBLEM --quick` runs a ladder.")
+        return 0
+    problem = get_problem(name)
+    print(_wrap(f"{name}: {problem.summary}") + "\n")
+    for level in problem.levels:
+        print(_wrap(f"{level.key} ({level.bias}): {level.title}"))
+        print(_wrap(level.description, indent="    "))
+    print(f"\n`{PROG} run {name} --levels {problem.level_keys[0]},...` runs some of them.")
     return 0
 
 
 def _check_writable(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {str(out)!r} is an existing file, not a folder; choose a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
@@ -124,8 +149,8 @@ def _device(name: str) -> torch.device:
 def _run(args: argparse.Namespace, command: list[str]) -> int:
     import torch
 
-    from zoo._problem import run_problem, select_levels
-    from zoo._report import format_findings, format_table, write_report
+    from ._problem import run_problem, select_levels
+    from ._report import format_findings, format_screen_table, write_report
 
     problem = get_problem(args.problem)
     try:
@@ -143,8 +168,10 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
 
     mode = "quick" if args.quick else "full"
     print(
-        f"{PROG}: {problem.name}, levels {', '.join(keys)}, {mode} mode ({settings.epochs} epochs), "
-        f"seed {args.seed}, {device}, {args.threads} thread(s) -> {out}",
+        _wrap(
+            f"{PROG}: {problem.name}, levels {', '.join(keys)}, {mode} mode ({settings.epochs} epochs), "
+            f"seed {args.seed}, {device}, {args.threads} thread(s) -> {out}"
+        ),
         flush=True,
     )
     threads_before = torch.get_num_threads()
@@ -167,10 +194,15 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
         print(f"{PROG}: error: could not write the results to {str(out)!r}: {err}", file=sys.stderr)
         return 1
     print()
-    print(format_table(run))
+    print(format_screen_table(run, SCREEN_COLUMNS))
     print()
-    print(format_findings(run))
-    print(f"\nwrote {len(written)} files to {out} (results.json, results.md, figures) in {run.seconds:.1f} s")
+    print(format_findings(run, SCREEN_COLUMNS))
+    print()
+    print(
+        _wrap(
+            f"wrote {len(written)} files to {out} (results.json, results.md, figures) in {run.seconds:.1f} s"
+        )
+    )
     return 0
 
 
@@ -178,9 +210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(argv)
         if args.command == "list":
-            return _list()
+            return _list(args.problem)
         return _run(args, [PROG, *argv])
     except UsageError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

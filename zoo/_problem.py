@@ -1,15 +1,16 @@
 """What a zoo problem is, and the harness that runs its ladder of levels.
 
-A problem module (``zoo/triangle.py``, ...) gives its data, its levels (one small
-function each, building and training one model), an evaluation on its test sets,
-the symmetry or constraint error it watches during training, and the claims its
-results should support.  :func:`run_problem` runs the chosen levels one after the
-other on the same data and collects everything the report needs.
+A problem module (``zoo/triangle.py``, ...) declares one :class:`Problem` object,
+``PROBLEM = Problem(name=..., levels=..., ...)``: its data, its levels (one small
+function each, building and training one model), an evaluation on its
+:class:`TestSet` s, the symmetry or constraint error it watches during training, and
+the claims its results should support.  The registry in ``zoo/__init__.py`` lists
+the problem modules.  :func:`run_problem` runs the chosen levels one after the other
+on the same data and collects everything the report needs.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -22,10 +23,13 @@ from torch import nn
 from torch.nn.functional import mse_loss
 
 import symnn
-from zoo._training import History, Trained, timed_fit, train
+
+from ._training import History, Settings, Trained, timed_fit, train
 
 __all__ = [
+    "BIASES",
     "Level",
+    "TestSet",
     "Evaluation",
     "Finding",
     "Problem",
@@ -66,21 +70,85 @@ class Level:
     title: str
     build: Callable[[Context], Trained]
 
+    def __post_init__(self) -> None:
+        if self.bias not in BIASES:
+            raise ValueError(f"level {self.key!r}: expected a bias in {BIASES}; got {self.bias!r}")
+
+    @property
+    def description(self) -> str:
+        """The first paragraph of ``build``'s docstring, on one line (what ``symnn-zoo list`` shows)."""
+        doc = (self.build.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(doc.split())
+
+
+@dataclass(frozen=True, eq=False)
+class TestSet:
+    """A test set: inputs, targets, and whether it lies in the training distribution.
+
+    Findings and figures select test sets by these fields (``in_distribution``,
+    ``kind``), never by their names.
+
+    Attributes
+    ----------
+    name : str
+        The table's column header for the error on this set.
+    x, y : Tensor
+        Inputs and targets.
+    in_distribution : bool
+        Whether the inputs come from the training distribution.
+    kind : str
+        What the set probes, shared by its ID and OOD versions: ``"base"``,
+        ``"permuted"``, ``"mirror"``, ...
+    """
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    x: torch.Tensor
+    y: torch.Tensor
+    in_distribution: bool
+    kind: str = "base"
+
+    def to(self, device: torch.device) -> TestSet:
+        """The same test set with its tensors on ``device``."""
+        return replace(self, x=self.x.to(device), y=self.y.to(device))
+
 
 @dataclass
 class Evaluation:
     """A trained model measured on the problem's test sets.
 
-    ``errors`` holds the headline errors (the table's columns); ``metrics``
-    everything else worth recording; ``predictions`` maps a test set to
-    ``(predicted, true)`` arrays for the scatter plots; ``figure_data`` holds arrays
-    for the problem's own figures (not written to results.json).
+    ``errors`` holds the headline errors (the table's columns); ``test_sets`` maps
+    an error that was measured on a :class:`TestSet` to that set (an error such as
+    a boundary error has none); ``metrics`` holds everything else worth recording;
+    ``predictions`` maps a test set's name to ``(predicted, true)`` arrays for the
+    scatter plots; ``figure_data`` holds arrays for the problem's own figures (not
+    written to results.json).
     """
 
     errors: dict[str, float]
     metrics: dict[str, float] = field(default_factory=dict)
     predictions: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     figure_data: dict[str, Any] = field(default_factory=dict)
+    test_sets: dict[str, TestSet] = field(default_factory=dict)
+
+    def errors_on(self, *, in_distribution: bool | None = None, kind: str | None = None) -> dict[str, float]:
+        """The errors measured on test sets with the given ``in_distribution`` and ``kind`` (None: any)."""
+        return {
+            name: self.errors[name]
+            for name, test in self.test_sets.items()
+            if (in_distribution is None or test.in_distribution == in_distribution)
+            and (kind is None or test.kind == kind)
+        }
+
+    def error_on(self, *, in_distribution: bool, kind: str) -> float:
+        """The one error measured on the test set of this ``kind`` and distribution."""
+        (value,) = self.errors_on(in_distribution=in_distribution, kind=kind).values()
+        return value
+
+    def worst(self, *, in_distribution: bool | None = None) -> float:
+        """The largest error on the test sets (in or out of distribution: None for all)."""
+        return max(self.errors_on(in_distribution=in_distribution).values())
 
 
 @dataclass
@@ -102,15 +170,17 @@ class Finding:
 class Problem:
     """A worked problem: data, levels, evaluation, monitor and claims.
 
+    Each problem module ends with one explicit ``PROBLEM = Problem(name=..., ...)``.
+
     Attributes
     ----------
     name, summary : str
         The command-line name and a one-line description.
     levels : tuple of Level
         The ladder, in order.
-    full_settings, quick_settings
-        Frozen dataclasses with at least ``epochs``, ``lr``, ``final_lr`` and
-        ``n_checkpoints``; ``full_settings`` is the lecture's setting.
+    full_settings, quick_settings : Settings
+        Instances of one frozen subclass of :class:`zoo._training.Settings`;
+        ``full_settings`` is the lecture's setting, ``quick_settings`` the smoke test's.
     make_data : callable
         ``make_data(settings, generator, device) -> data``.
     evaluate : callable
@@ -123,7 +193,10 @@ class Problem:
     error_label : str
         What ``Evaluation.errors`` measures.
     findings : callable
-        ``findings(results, quick) -> list[Finding]``, ``results`` keyed by level.
+        ``findings(results, settings) -> list[Finding]``, ``results`` keyed by level,
+        ``settings`` those of the run.
+        A finding marked ``quick=True`` must hold in quick mode too: the tests read
+        it from results.json and assert it.
     error_in_percent : bool
         Whether the table shows the errors as percentages.
     monitor_column : str
@@ -138,18 +211,31 @@ class Problem:
     name: str
     summary: str
     levels: tuple[Level, ...]
-    full_settings: Any
-    quick_settings: Any
+    full_settings: Settings
+    quick_settings: Settings
     make_data: Callable[[Any, torch.Generator, torch.device], Any]
     evaluate: Callable[[nn.Module, Any, Any], Evaluation]
     monitor: Callable[[nn.Module, Any, Any], float]
     monitor_label: str
     error_label: str
-    findings: Callable[[dict[str, LevelResult], bool], list[Finding]]
+    findings: Callable[[dict[str, LevelResult], Any], list[Finding]]
     error_in_percent: bool = True
     monitor_column: str = "symmetry error"
     baseline_level: str = "0"
     extra_figures: Callable[[RunResult, Any], list[Any]] | None = None
+
+    def __post_init__(self) -> None:
+        keys = self.level_keys
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"problem {self.name!r}: level keys must be unique; got {keys}")
+        for which in ("full_settings", "quick_settings"):
+            if not isinstance(getattr(self, which), Settings):
+                raise TypeError(
+                    f"problem {self.name!r}: expected {which} to extend zoo._training.Settings; "
+                    f"got {type(getattr(self, which)).__name__}"
+                )
+        if type(self.full_settings) is not type(self.quick_settings):
+            raise TypeError(f"problem {self.name!r}: full and quick settings must be of one class")
 
     @property
     def level_keys(self) -> list[str]:
@@ -157,27 +243,6 @@ class Problem:
 
     def level(self, key: str) -> Level:
         return {level.key: level for level in self.levels}[key]
-
-    @classmethod
-    def from_module(cls, module_name: str, **fields: Any) -> Problem:
-        """The problem that the zoo module ``module_name`` defines, by the names every problem module uses.
-
-        The module gives ``LEVELS``, ``FULL`` and ``QUICK`` (its settings), ``make_data``,
-        ``evaluate``, ``monitor`` and ``findings``; ``fields`` gives the rest (``name``,
-        ``summary``, the labels, ...).  Called at the end of the module, as
-        ``PROBLEM = Problem.from_module(__name__, ...)``.
-        """
-        module = sys.modules[module_name]
-        return cls(
-            levels=module.LEVELS,
-            full_settings=module.FULL,
-            quick_settings=module.QUICK,
-            make_data=module.make_data,
-            evaluate=module.evaluate,
-            monitor=module.monitor,
-            findings=module.findings,
-            **fields,
-        )
 
 
 @dataclass
@@ -359,19 +424,20 @@ def relative_rms(predicted: torch.Tensor, true: torch.Tensor) -> float:
     return float((predicted - true).norm() / true.norm())
 
 
-def evaluate_regression(model: nn.Module, tests: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> Evaluation:
+def evaluate_regression(model: nn.Module, tests: Sequence[TestSet]) -> Evaluation:
     """The relative RMS error (:func:`relative_rms`) on each test set, with its (predicted, true) pairs.
 
-    ``tests`` maps a name to ``(x, y)``; the model runs in its own dtype
+    Each error is named after its test set; the model runs in its own dtype
     (:func:`model_dtype`) and its outputs are compared in float64.  The
     predictions, flattened to numpy, are the scatter plots' data.
     """
     dtype = model_dtype(model)
     evaluation = Evaluation({})
-    for name, (x, y) in tests.items():
-        predicted = model(x.to(dtype)).to(torch.float64)
-        evaluation.errors[name] = relative_rms(predicted, y)
-        evaluation.predictions[name] = (predicted.cpu().numpy().ravel(), y.cpu().numpy().ravel())
+    for test in tests:
+        predicted = model(test.x.to(dtype)).to(torch.float64)
+        evaluation.errors[test.name] = relative_rms(predicted, test.y)
+        evaluation.test_sets[test.name] = test
+        evaluation.predictions[test.name] = (predicted.cpu().numpy().ravel(), test.y.cpu().numpy().ravel())
     return evaluation
 
 
@@ -417,7 +483,7 @@ def run_problem(
         base = by_key[problem.baseline_level].history.seconds
         results = [replace(r, cost_ratio=r.history.seconds / base if base > 0 else None) for r in results]
         by_key = {r.level.key: r for r in results}
-    findings = problem.findings(by_key, quick)
+    findings = problem.findings(by_key, settings)
     return RunResult(
         problem,
         settings,

@@ -9,29 +9,38 @@ from __future__ import annotations
 import json
 import math
 import platform
-from dataclasses import asdict
+import textwrap
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 import symnn
-from zoo._problem import Finding, LevelResult, RunResult
-from zoo._training import clock_label
 
-__all__ = ["format_table", "format_findings", "write_report", "versions", "new_figure", "save_figure"]
+from ._problem import Finding, LevelResult, RunResult
+from ._training import clock_label
 
-# Exact zeros cannot sit on a log axis; they are drawn here and labelled as exact.
-_LOG_FLOOR = 1e-17
+__all__ = [
+    "SUMMARY_FIGURE",
+    "format_table",
+    "format_screen_table",
+    "format_findings",
+    "write_report",
+    "summary_figure",
+    "versions",
+    "new_figure",
+    "save_figure",
+]
 
 
 def versions() -> dict[str, str]:
     """The library versions and the machine a run used."""
-    import matplotlib
-
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -51,6 +60,17 @@ def _format_error(value: float, percent: bool) -> str:
     return f"{value:.3g}" if value >= 1e-3 or value == 0 else f"{value:.1e}"
 
 
+def _format_error_short(value: float, percent: bool) -> str:
+    if value is None or not math.isfinite(value):
+        return "nan"
+    if not percent:
+        return f"{value:.3g}" if value >= 0.1 or value == 0 else f"{value:.1e}"
+    scaled = 100 * value
+    if scaled >= 1 or scaled == 0:
+        return f"{scaled:.3g}%"
+    return f"{scaled:.2f}%" if scaled >= 0.01 else f"{scaled:.0e}%"
+
+
 def _format_small(value: float) -> str:
     if not math.isfinite(value):
         return "nan"
@@ -61,44 +81,108 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
-def format_table(run: RunResult) -> str:
-    """The results as a Markdown table: errors per test set, symmetry error, cost."""
+def _format_seconds_short(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if seconds < 1 else f"{seconds:.1f}s"
+
+
+def _format_ratio(ratio: float | None) -> str:
+    return "—" if ratio is None else f"{ratio:.2f}×"
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One column of the results table: both forms of it are decided here, once."""
+
+    header: str  # results.md
+    cell: Callable[[LevelResult], str]  # results.md
+    short: str | None = None  # the screen's header; None: not on the screen
+    short_cell: Callable[[LevelResult], str] | None = None  # default: ``cell``
+    legend: str = ""  # what ``short`` means, under the screen's table
+
+
+def _columns(run: RunResult) -> list[_Column]:
+    """The table's columns, in order, for results.md and for the screen."""
     problem = run.problem
+    percent = problem.error_in_percent
     test_sets = list(run.levels[0].evaluation.errors) if run.levels else []
-    header = [
-        "level",
-        "bias",
-        "model / training",
-        *test_sets,
-        problem.monitor_column,
-        "train time",
-        f"× level {problem.baseline_level}",
+    baseline = problem.baseline_level
+    columns = [
+        _Column("level", lambda r: r.level.key, "level"),
+        _Column("bias", lambda r: r.level.bias, "bias"),
+        _Column("model / training", lambda r: r.level.title),
     ]
-    rows = [header]
-    for result in run.levels:
-        level = result.level
-        rows.append(
-            [
-                level.key,
-                level.bias,
-                level.title,
-                *(_format_error(result.evaluation.errors[t], problem.error_in_percent) for t in test_sets),
-                _format_small(result.monitor_final),
-                _format_seconds(result.history.seconds),
-                "—" if result.cost_ratio is None else f"{result.cost_ratio:.2f}×",
-            ]
+    for i, name in enumerate(test_sets, start=1):
+        columns.append(
+            _Column(
+                name,
+                lambda r, name=name: _format_error(r.evaluation.errors[name], percent),
+                f"e{i}",
+                lambda r, name=name: _format_error_short(r.evaluation.errors[name], percent),
+                f"e{i}: {name}",
+            )
         )
+    columns += [
+        _Column(
+            problem.monitor_column,
+            lambda r: _format_small(r.monitor_final),
+            "check",
+            legend=f"check: {problem.monitor_column}, {problem.monitor_label}",
+        ),
+        _Column(
+            "train time",
+            lambda r: _format_seconds(r.history.seconds),
+            "time",
+            lambda r: _format_seconds_short(r.history.seconds),
+            f"time: training {clock_label(run.device)}",
+        ),
+        _Column(
+            f"× level {baseline}",
+            lambda r: _format_ratio(r.cost_ratio),
+            f"×{baseline}",
+            legend=f"×{baseline}: time / level {baseline}'s",
+        ),
+    ]
+    return columns
+
+
+def format_table(run: RunResult) -> str:
+    """The full results as a Markdown table (results.md): errors per test set, symmetry error, cost."""
+    columns = _columns(run)
+    rows = [[c.header for c in columns]] + [[c.cell(r) for c in columns] for r in run.levels]
     rows = [[cell.replace("|", "\\|") for cell in row] for row in rows]  # a bare "|" would end a cell
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
     rows.insert(1, ["-" * w for w in widths])
     return "\n".join("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows)
 
 
-def format_findings(run: RunResult) -> str:
+def format_screen_table(run: RunResult, width: int = 100) -> str:
+    """The compact table for the terminal, short headers explained by a legend below it.
+
+    The legend is wrapped to ``width`` characters, which the table fits in for every
+    problem of the zoo (a test checks); the level titles and full headers are in
+    results.md (and ``symnn-zoo list PROBLEM``).
+    """
+    columns = [c for c in _columns(run) if c.short is not None]
+    rows = [[c.short for c in columns]] + [[(c.short_cell or c.cell)(r) for c in columns] for r in run.levels]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(columns))]
+    lines = [
+        "  ".join(
+            cell.rjust(w) if i > 1 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    legend = "; ".join(c.legend for c in columns if c.legend) + "; the full table is in results.md."
+    lines += textwrap.wrap(legend, width)
+    return "\n".join(lines)
+
+
+def format_findings(run: RunResult, width: int | None = None) -> str:
     """One line per claim: ✓ holds, ✗ does not, – not measured in this run.
 
     In a quick run, a claim only the full setting can show (too few epochs and samples)
-    is marked ○ when it fails, so that a smoke test does not read as a failure.
+    is marked ○ when it fails, so that a smoke test does not read as a failure.  With
+    a ``width``, each claim is wrapped to it (the terminal's form).
     """
     marks = {True: "✓", False: "✗", None: "–"}
 
@@ -108,7 +192,10 @@ def format_findings(run: RunResult) -> str:
             return f"- ○ {f.claim}{detail} [full setting only: quick mode is too short to show it]"
         return f"- {marks[f.holds]} {f.claim}{detail}"
 
-    return "\n".join(line(f) for f in run.findings)
+    lines = [line(f) for f in run.findings]
+    if width is not None:
+        lines = ["\n".join(textwrap.wrap(text, width, subsequent_indent="    ")) for text in lines]
+    return "\n".join(lines)
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -140,8 +227,33 @@ def _level_json(result: LevelResult) -> dict[str, Any]:
     }
 
 
-def results_json(run: RunResult, command: list[str] | None = None) -> dict[str, Any]:
-    """Everything a run measured, as plain JSON values (non-finite numbers become null)."""
+def _columns_json(run: RunResult) -> list[dict[str, Any]]:
+    """Each error column and the test set it was measured on (None for an error on no test set)."""
+    if not run.levels:
+        return []
+    evaluation = run.levels[0].evaluation
+    columns = []
+    for name in evaluation.errors:
+        test = evaluation.test_sets.get(name)
+        columns.append(
+            {
+                "name": name,
+                "test_set": None if test is None else test.name,
+                "in_distribution": None if test is None else test.in_distribution,
+                "kind": None if test is None else test.kind,
+            }
+        )
+    return columns
+
+
+def results_json(
+    run: RunResult, command: list[str] | None = None, files: list[str] | None = None
+) -> dict[str, Any]:
+    """Everything a run measured, as plain JSON values (non-finite numbers become null).
+
+    ``files`` names the files the run wrote into its folder (results.json included):
+    the next run into that folder removes them, and the docs show only them.
+    """
     return _finite_or_none(
         {
             "problem": run.problem.name,
@@ -150,34 +262,129 @@ def results_json(run: RunResult, command: list[str] | None = None) -> dict[str, 
             "seed": run.seed,
             "quick": run.quick,
             "device": str(run.device),
+            "clock": clock_label(run.device),
             "threads": run.threads,
             "settings": asdict(run.settings),
             "versions": versions(),
             "error_label": run.problem.error_label,
+            "error_in_percent": run.problem.error_in_percent,
             "monitor_label": run.problem.monitor_label,
+            "baseline_level": run.problem.baseline_level,
             "total_seconds": run.seconds,
+            "columns": _columns_json(run),
             "levels": [_level_json(r) for r in run.levels],
             "findings": [asdict(f) for f in run.findings],
+            "files": files,
         }
     )
 
 
 def new_figure(width: float, height: float) -> tuple[Figure, Any]:
-    """A figure with one set of axes and fixed margins, drawn without pyplot."""
+    """A figure with one set of axes, drawn without pyplot."""
     figure = Figure(figsize=(width, height))
-    figure.subplots_adjust(left=0.12, right=0.97, bottom=0.12, top=0.9)
     return figure, figure.subplots()
 
 
 def save_figure(figure: Figure, path: Path) -> Path:
-    """Write ``figure`` as a PNG.
-
-    Margins are set by hand where the figure is made: automatic layouts (tight or
-    constrained) measure every text once more and cost about as much as the drawing.
-    """
+    """Write ``figure`` as a PNG, its bounding box fitted to what is drawn (no label is clipped)."""
     FigureCanvasAgg(figure)
-    figure.savefig(path, dpi=90)
+    figure.savefig(path, dpi=90, bbox_inches="tight", pad_inches=0.1)
     return path
+
+
+class _ExactZeros:
+    """Exact zeros on a log axis: each level's zeros on its own line in a band marked "exactly 0".
+
+    A log axis cannot show 0; drawing every zero at one tiny value would stack the
+    levels on one line.  The band sits a decade below the smallest nonzero value,
+    its lines one per level, and its tick labels are replaced by "exactly 0".
+    """
+
+    def __init__(self, values: list[float], n_lines: int) -> None:
+        positive = [v for v in values if v is not None and math.isfinite(v) and v > 0]
+        top = 10.0 ** (math.floor(math.log10(min(positive))) - 1) if positive else 1.0
+        self.lines = [top / 10 ** (0.3 * i) for i in range(max(n_lines, 1))]
+        self.top, self.bottom = top * 10**0.15, self.lines[-1] / 10**0.3
+        self.used = False
+
+    def at(self, line: int, values: np.ndarray) -> np.ndarray:
+        """``values`` with its exact zeros on band line ``line``."""
+        zero = values == 0
+        self.used |= bool(zero.any())
+        return np.where(zero, self.lines[line], values)
+
+    def draw(self, ax: Any) -> None:
+        """Shade and label the band, if anything was drawn in it; call after plotting."""
+        if not self.used:
+            return
+        ax.axhspan(self.bottom, self.top, color="0.9", zorder=0)
+        ax.axhline(self.top, color="0.4", linewidth=0.8, linestyle="--")
+        ax.set_ylim(self.bottom, max(ax.get_ylim()[1], self.top * 10))
+        ticks = [t for t in ax.get_yticks() if self.top < t <= ax.get_ylim()[1]]
+        ax.set_yticks([math.sqrt(self.top * self.bottom), *ticks])
+        labels = ["exactly 0", *(f"$10^{{{round(math.log10(t))}}}$" for t in ticks)]
+        ax.set_yticklabels(labels)
+        ax.minorticks_off()
+
+
+#: The summary figure's file name: it sorts first in the output folder.
+SUMMARY_FIGURE = "0_summary.png"
+
+
+def summary_figure(results: dict[str, Any], path: Path) -> Path:
+    """The ladder at a glance: error per level and test set on a log axis, training cost beside it.
+
+    Drawn from a results.json's content (``results``), so any committed run can be
+    redrawn.  Errors on in-distribution test sets are blue, out of distribution red,
+    errors measured on no test set grey and hatched.
+    """
+    levels = results["levels"]
+    columns = results.get("columns") or [{"name": n, "in_distribution": None} for n in levels[0]["errors"]]
+    figure = Figure(figsize=(min(13.0, max(8.0, 4.0 + 1.1 * len(levels))), 4.2))
+    errors_ax, cost_ax = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
+    keys = [level["key"] for level in levels]
+    positions = np.arange(len(levels))
+    width = 0.8 / max(len(columns), 1)
+    in_dist = [c for c in columns if c["in_distribution"] is True]
+    out_dist = [c for c in columns if c["in_distribution"] is False]
+    shades: dict[str, Any] = {}
+    for group, cmap in ((in_dist, "Blues"), (out_dist, "Reds")):
+        for i, column in enumerate(group):
+            shades[column["name"]] = matplotlib.colormaps[cmap](0.45 + 0.45 * i / max(len(group) - 1, 1))
+    others = [c["name"] for c in columns if c["name"] not in shades]
+    hatches = {name: ("//", "..", "xx", "\\\\")[i % 4] for i, name in enumerate(others)}
+    for i, name in enumerate(others):
+        shades[name] = str(0.45 + 0.35 * i / max(len(others) - 1, 1))
+    values = [[level["errors"].get(c["name"]) for level in levels] for c in columns]
+    floor = _ExactZeros([v for row in values for v in row], 1)
+    for j, (column, row) in enumerate(zip(columns, values)):
+        heights = floor.at(0, np.array([np.nan if v is None else v for v in row], dtype=float))
+        errors_ax.bar(
+            positions + (j - (len(columns) - 1) / 2) * width,
+            heights,
+            width,
+            color=shades[column["name"]],
+            hatch=hatches.get(column["name"]),
+            label=column["name"],
+        )
+    errors_ax.set_yscale("log")
+    floor.draw(errors_ax)
+    errors_ax.set_xticks(positions, [f"{k}\n{level['bias']}" for k, level in zip(keys, levels)], fontsize=8)
+    errors_ax.set_ylabel(results.get("error_label", "error"), fontsize=8)
+    errors_ax.set_title(
+        f"{results['problem']}: error per level (blue: in distribution, red: out of it)", fontsize=10
+    )
+    errors_ax.legend(fontsize=7, ncol=min(len(columns), 3), loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    seconds = [level["train_seconds"] for level in levels]
+    bars = cost_ax.bar(positions, seconds, color="0.55")
+    ratios = [level.get("cost_ratio_to_baseline") for level in levels]
+    cost_ax.bar_label(bars, ["" if r is None else f"{r:.2g}×" for r in ratios], fontsize=7)
+    cost_ax.set_xticks(positions, keys, fontsize=8)
+    cost_ax.set_ylabel(f"training {results.get('clock', 'time')} (s)", fontsize=8)
+    cost_ax.set_title(f"cost (× level {results.get('baseline_level', keys[0])})", fontsize=10)
+    cost_ax.margins(y=0.2)
+    figure.subplots_adjust(wspace=0.25)
+    return save_figure(figure, path)
 
 
 def _scatter_figure(run: RunResult, result: LevelResult, path: Path) -> Path:
@@ -202,16 +409,7 @@ def _scatter_figure(run: RunResult, result: LevelResult, path: Path) -> Path:
     for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     figure.suptitle(f"{run.problem.name} level {result.level.key}: {result.level.title}", fontsize=10)
-    width, height = figure.get_size_inches()
-    # Margins in inches, so that one panel and six get the same room for labels.
-    figure.subplots_adjust(
-        left=0.6 / width,
-        right=1 - 0.15 / width,
-        bottom=0.5 / height,
-        top=1 - 0.6 / height,
-        wspace=0.35,
-        hspace=0.5,
-    )
+    figure.subplots_adjust(wspace=0.35, hspace=0.5)
     return save_figure(figure, path)
 
 
@@ -234,47 +432,89 @@ def _cost_figure(run: RunResult, path: Path) -> Path:
 
 def _history_figure(run: RunResult, path: Path, *, monitor: bool) -> Path:
     figure, ax = new_figure(6.4, 4.0)
-    any_exact = False
+    curves = []
     for result in run.levels:
         history = result.history
         if monitor:
             epochs, values = np.asarray(history.monitor_epochs), np.asarray(history.monitor_values, float)
         else:
             epochs, values = np.arange(1, len(history.loss) + 1), np.asarray(history.loss, float)
-        if len(values) == 0:
-            continue
-        any_exact |= bool((values == 0).any())
-        values = np.where(values == 0, _LOG_FLOOR, values)
+        if len(values):
+            curves.append((result, epochs, values))
+    with_zeros = [result.level.key for result, _, values in curves if (values == 0).any()]
+    floor = _ExactZeros([float(v) for _, _, values in curves for v in values], len(with_zeros))
+    for result, epochs, values in curves:
+        line = with_zeros.index(result.level.key) if result.level.key in with_zeros else 0
+        exact = " (exactly 0)" if (values == 0).all() else ""
         marker = "o" if len(values) == 1 else None
-        ax.plot(epochs, values, marker=marker, label=f"{result.level.key}: {result.level.title}", linewidth=1)
+        ax.plot(
+            epochs,
+            floor.at(line, values),
+            marker=marker,
+            label=f"{result.level.key}: {result.level.title}{exact}",
+            linewidth=1.5 if exact else 1,
+        )
     ax.set_yscale("log")
+    floor.draw(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel(run.problem.monitor_column if monitor else "training loss", fontsize=8)
     title = f"{run.problem.monitor_column} during training" if monitor else "training loss"
-    if monitor and any_exact:
-        title += f" (exact zeros drawn at {_LOG_FLOOR:g})"
     ax.set_title(f"{run.problem.name}: {title}", fontsize=10)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
     return save_figure(figure, path)
 
 
+def _previous_files(out: Path) -> list[Path]:
+    """The files the previous run into ``out`` wrote there, as its results.json lists them.
+
+    Only plain names of files directly in ``out`` count: a listed path that leads
+    elsewhere (``../x``, ``a/b``) or is not a file is never touched.
+    """
+    try:
+        listed = json.loads((out / "results.json").read_text(encoding="utf-8")).get("files") or []
+    except (OSError, ValueError, AttributeError):
+        return []
+    names = [
+        name
+        for name in listed
+        if isinstance(name, str) and name == Path(name).name and name not in ("", ".", "..")
+    ]
+    return [out / name for name in names if (out / name).is_file() and not (out / name).is_symlink()]
+
+
 def write_report(run: RunResult, out: Path, command: list[str] | None = None) -> list[Path]:
-    """Write results.json, results.md and the figures into ``out``; the paths written."""
+    """Write results.json, results.md and the figures into ``out``; the paths written.
+
+    The run owns its folder: the files an earlier run wrote there (as its
+    results.json lists them) are removed first, and nothing else is; the new
+    results.json lists the files this run wrote.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    figures: list[Path] = []
+    for path in _previous_files(out):
+        path.unlink()
+    json_path = out / "results.json"
+    figures: list[tuple[Path, str]] = []  # (path, caption), in the order the page shows them
+    summary_path = out / SUMMARY_FIGURE
+    for path in run.problem.extra_figures(run, out) if run.problem.extra_figures is not None else []:
+        figures.append((path, path.stem.replace("_", " ")))
     for result in run.levels:
         if result.evaluation.predictions:
-            figures.append(_scatter_figure(run, result, out / f"pred_vs_true_level_{result.level.key}.png"))
-    figures.append(_cost_figure(run, out / "training_cost.png"))
-    figures.append(_history_figure(run, out / "symmetry_error.png", monitor=True))
-    figures.append(_history_figure(run, out / "training_loss.png", monitor=False))
-    if run.problem.extra_figures is not None:
-        figures.extend(run.problem.extra_figures(run, out))
+            path = _scatter_figure(run, result, out / f"pred_vs_true_level_{result.level.key}.png")
+            figures.append((path, f"level {result.level.key}: predicted against true"))
+    figures.append((_cost_figure(run, out / "training_cost.png"), "training cost"))
+    figures.append(
+        (
+            _history_figure(run, out / "symmetry_error.png", monitor=True),
+            f"{run.problem.monitor_column} during training",
+        )
+    )
+    figures.append((_history_figure(run, out / "training_loss.png", monitor=False), "training loss"))
 
-    json_path = out / "results.json"
-    json_path.write_text(json.dumps(results_json(run, command), indent=1) + "\n", encoding="utf-8")
-    written.append(json_path)
+    md_path = out / "results.md"
+    names = [json_path.name, md_path.name, summary_path.name, *(p.name for p, _ in figures)]
+    data = results_json(run, command, names)
+    summary_figure(data, summary_path)
+    figures.insert(0, (summary_path, "summary: error per level and test set, and training cost"))
 
     settings = ", ".join(f"{k}={v}" for k, v in asdict(run.settings).items())
     md = [
@@ -291,6 +531,8 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         f"({clock_label(run.device)}); "
         f"× level {run.problem.baseline_level}: the ratio to that level's time in this run.",
         "",
+        *(f"![{caption}]({p.name})" for p, caption in figures[:1]),  # the summary, before the numbers
+        "",
         format_table(run),
         "",
         "## Findings",
@@ -299,12 +541,11 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         "",
         "## Figures",
         "",
-        *(f"![{p.stem}]({p.name})" for p in figures),
+        *(f"![{caption}]({p.name})" for p, caption in figures[1:]),
         "",
     ]
     if command:
         md.insert(3, f"`{' '.join(command)}`\n")
-    md_path = out / "results.md"
     md_path.write_text("\n".join(md), encoding="utf-8")
-    written.append(md_path)
-    return written + figures
+    json_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return [json_path, md_path, *(p for p, _ in figures)]

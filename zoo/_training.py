@@ -25,7 +25,34 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["History", "Trained", "train", "timed_fit", "synchronize", "clock", "clock_label"]
+__all__ = ["Settings", "History", "Trained", "train", "timed_fit", "synchronize", "clock", "clock_label"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The training settings every problem shares; each problem's settings extend it.
+
+    A problem adds its own fields (data sizes, network widths, ...) in a frozen
+    subclass, all with defaults, the defaults being the full (lecture's) setting::
+
+        @dataclass(frozen=True)
+        class SpringSettings(Settings):
+            n_train: int = 200
+
+    Attributes
+    ----------
+    epochs : int
+        Full-batch optimiser steps per trained level.
+    lr, final_lr : float
+        The learning rate at the start and at the end of the cosine decay.
+    n_checkpoints : int
+        How many times during training the problem's monitor is recorded.
+    """
+
+    epochs: int = 2000
+    lr: float = 1e-3
+    final_lr: float = 1e-5
+    n_checkpoints: int = 40
 
 
 @dataclass

@@ -3,15 +3,10 @@
 A fixed template of points is rotated by an unknown R and observed with a little
 noise; from the observed points the network outputs R.  A rotation matrix has 9
 entries but 3 degrees of freedom: RᵀR = I and det R = 1.  The lecture's inductive
-bias is to output a rotation vector v and return exp(v̂), which is always a rotation:
+bias is to output a rotation vector v and return exp(v̂), which is always a rotation.
+:data:`LEVELS` below is the ladder (``symnn-zoo list rotation`` prints it).
 
-====  =========  ================================================================
-0     none       raw head: ``MLP(…, 9)`` reshaped to 3x3 (nothing makes it a rotation)
-3     inductive  ``Sequential(MLP(…, 3), SO3Exp())``: exp of a rotation vector, always a rotation
-3g    inductive  ``Sequential(MLP(…, 6), GramSchmidt6D())``: two vectors orthonormalised (Zhou et al.)
-====  =========  ================================================================
-
-All three train on the same loss (mean squared error of the matrix entries) with
+All levels train on the same loss (mean squared error of the matrix entries) with
 rotation angles up to 90°, and are tested on angles up to 90° (in distribution) and
 from 90° to 180° (out of distribution).  The geodesic angle error of the raw head is
 that of its nearest rotation (by SVD); its distance from being a rotation at all
@@ -29,14 +24,15 @@ from torch import nn
 from torch.nn.functional import normalize
 
 import symnn
-from zoo._problem import Context, Evaluation, Finding, Level, LevelResult, Problem, claim, model_dtype
-from zoo._training import Trained
+
+from ._problem import Context, Evaluation, Finding, Level, LevelResult, Problem, TestSet, claim, model_dtype
+from ._training import Settings, Trained
 
 __all__ = ["PROBLEM", "RotationSettings", "GramSchmidt6D", "rotation_errors"]
 
 
 @dataclass(frozen=True)
-class RotationSettings:
+class RotationSettings(Settings):
     """The rotation problem's settings."""
 
     n_points: int = 4
@@ -48,11 +44,7 @@ class RotationSettings:
     arbitrary_input_scale: float = 3.0
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "silu"
-    epochs: int = 2000
-    lr: float = 1e-3
-    final_lr: float = 1e-5
     n_probe: int = 256
-    n_checkpoints: int = 40
 
 
 FULL = RotationSettings()
@@ -91,7 +83,7 @@ class RotationData:
 
     x: torch.Tensor
     y: torch.Tensor
-    tests: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    tests: list[TestSet]
     arbitrary: torch.Tensor
     probe: torch.Tensor
 
@@ -105,13 +97,11 @@ def make_data(settings: RotationSettings, generator: torch.Generator, device: to
         return (points + noise).flatten(-2)
 
     train = random_rotations(settings.n_train, settings.train_angle_deg, generator)
-    tests = {}
-    for name, angles in (("ID", settings.train_angle_deg), ("OOD", settings.ood_angle_deg)):
+    tests = []
+    for in_distribution, angles in ((True, settings.train_angle_deg), (False, settings.ood_angle_deg)):
         rotations = random_rotations(settings.n_test, angles, generator)
-        tests[f"{name} angles {angles[0]:g}-{angles[1]:g}°"] = (
-            observe(rotations).to(device),
-            rotations.to(device),
-        )
+        name = f"{_where(in_distribution)} angles {angles[0]:g}-{angles[1]:g}°"
+        tests.append(TestSet(name, observe(rotations).to(device), rotations.to(device), in_distribution))
     n_inputs = 3 * settings.n_points
     arbitrary = settings.arbitrary_input_scale * torch.randn(settings.n_test, n_inputs, generator=generator)
     probe = observe(random_rotations(settings.n_probe, settings.train_angle_deg, generator))
@@ -122,6 +112,10 @@ def make_data(settings: RotationSettings, generator: torch.Generator, device: to
         arbitrary.to(device),
         probe.to(device),
     )
+
+
+def _where(in_distribution: bool) -> str:
+    return "ID" if in_distribution else "OOD"
 
 
 def rotation_errors(matrices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -152,17 +146,20 @@ def monitor(model: nn.Module, data: RotationData, settings: RotationSettings) ->
 
 def evaluate(model: nn.Module, data: RotationData, settings: RotationSettings) -> Evaluation:
     dtype = model_dtype(model)
-    errors, metrics, predictions = {}, {}, {}
-    for name, (x, rotations) in data.tests.items():
-        predicted = model(x.to(dtype))
-        angle = geodesic_angle_deg(predicted, rotations)
-        errors[f"angle {name.split()[0]} (°, RMS)"] = float(angle.square().mean().sqrt())
-        metrics[f"{name}: median angle error (°)"] = float(angle.median())
-        predictions[name] = (predicted.cpu().double().numpy().ravel(), rotations.cpu().numpy().ravel())
+    evaluation = Evaluation({})
+    errors, metrics, predictions = evaluation.errors, evaluation.metrics, evaluation.predictions
+    for test in data.tests:
+        predicted = model(test.x.to(dtype))
+        angle = geodesic_angle_deg(predicted, test.y)
+        key = f"angle {_where(test.in_distribution)} (°, RMS)"
+        errors[key] = float(angle.square().mean().sqrt())
+        evaluation.test_sets[key] = test
+        metrics[f"{test.name}: median angle error (°)"] = float(angle.median())
+        predictions[test.name] = (predicted.cpu().double().numpy().ravel(), test.y.cpu().numpy().ravel())
     # Distance from SO(3) on every input, arbitrary ones included: in the model's own
     # precision, and with the same trained weights run in float64 (the head's structure
     # alone, without float32 rounding).
-    inputs = {name: x for name, (x, _) in data.tests.items()} | {"arbitrary inputs": data.arbitrary}
+    inputs = {test.name: test.x for test in data.tests} | {"arbitrary inputs": data.arbitrary}
     for label, precision in (("float32", dtype), ("float64", torch.float64)):
         runner = model if precision == dtype else copy.deepcopy(model).to(precision)
         worst = {"RᵀR − I": 0.0, "det R − 1": 0.0}
@@ -175,7 +172,7 @@ def evaluate(model: nn.Module, data: RotationData, settings: RotationSettings) -
         for what, value in worst.items():
             target = errors if label == "float32" else metrics
             target[f"max ‖{what}‖ ({label})"] = value
-    return Evaluation(errors, metrics, predictions)
+    return evaluation
 
 
 # --- the levels ---------------------------------------------------------------------------
@@ -215,7 +212,7 @@ def _distance_from_rotations(r: LevelResult, precision: str) -> float:
     return max(values[f"max ‖RᵀR − I‖ ({precision})"], values[f"max ‖det R − 1‖ ({precision})"])
 
 
-def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
+def findings(results: dict[str, LevelResult], settings: RotationSettings) -> list[Finding]:
     def check(key: str, text: str, float32: float) -> Finding:
         return claim(
             results,
@@ -233,6 +230,16 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
             quick=True,
         )
 
+    def learns(key: str) -> Finding:
+        return claim(
+            results,
+            f"level {key} learns in distribution (RMS angle error < 30°)",
+            (key,),
+            lambda r: r.evaluation.worst(in_distribution=True) < 30.0,
+            lambda r: f"{r.evaluation.worst(in_distribution=True):.1f}°",
+            quick=True,
+        )
+
     return [
         check("3", "SO3Exp, to rounding", 1e-6),
         # Gram-Schmidt loses orthogonality to cancellation when its two vectors are
@@ -246,13 +253,20 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
             lambda r: f"max {_distance_from_rotations(r, 'float32'):.2g}",
             quick=True,
         ),
+        *(learns(key) for key in ("0", "3", "3g")),
     ]
 
 
-PROBLEM = Problem.from_module(
-    __name__,
+PROBLEM = Problem(
     name="rotation",
     summary="output the rotation that moved a template of points: raw 9 numbers against SO3Exp",
+    levels=LEVELS,
+    full_settings=FULL,
+    quick_settings=QUICK,
+    make_data=make_data,
+    evaluate=evaluate,
+    monitor=monitor,
+    findings=findings,
     monitor_label="largest entry of |RᵀR − I| of the outputs, in-distribution inputs",
     monitor_column="‖RᵀR − I‖ (train)",
     error_label="geodesic angle error (RMS, degrees) and distance from SO(3)",

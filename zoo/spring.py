@@ -3,16 +3,8 @@
 The force is odd in the displacement, F(-x) = -F(x).  The network sees noisy forces
 for x > 0 only, and is tested on the training range, on x < 0 (its mirror image,
 never seen) and beyond the training range on both sides.  Knowing the oddness is
-the difference between predicting x < 0 and not:
-
-====  ===========  ===============================================================
-0     none         plain MLP
-1     observation  ``symnn.augment(x, F, Parity(-1))``: every sample and its mirror image
-2     learning     ``symnn.SymmetryPenalty(Parity(-1), elements="all")``: f(x) + f(-x) penalised
-3     inductive    ``symnn.Odd(MLP)``: exactly odd
-4a    physics      ``PhysicsResidual(k* x, Odd(MLP))``: learn only what the linear law misses
-4b    physics      ``symnn.priors.spring()``: F = C1 x + C2 x³ derived from oddness, fitted in closed form
-====  ===========  ===============================================================
+the difference between predicting x < 0 and not.  :data:`LEVELS` below is the
+ladder (``symnn-zoo list spring`` prints it, with each level's description).
 """
 
 from __future__ import annotations
@@ -25,7 +17,8 @@ import torch
 from torch.nn.functional import mse_loss
 
 import symnn
-from zoo._problem import (
+
+from ._problem import (
     Context,
     Evaluation,
     Finding,
@@ -33,13 +26,14 @@ from zoo._problem import (
     LevelResult,
     Problem,
     RunResult,
+    TestSet,
     claim,
     evaluate_regression,
     model_dtype,
     relative_symmetry_error,
 )
-from zoo._report import new_figure, save_figure
-from zoo._training import Trained
+from ._report import new_figure, save_figure
+from ._training import Settings, Trained
 
 __all__ = ["PROBLEM", "SpringSettings", "ODD", "true_force"]
 
@@ -48,7 +42,7 @@ ODD = symnn.Parity(-1)
 
 
 @dataclass(frozen=True)
-class SpringSettings:
+class SpringSettings(Settings):
     """The spring problem's settings."""
 
     k1: float = 1.0
@@ -61,13 +55,9 @@ class SpringSettings:
     n_test: int = 500
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "silu"
-    epochs: int = 2000
-    lr: float = 1e-3
-    final_lr: float = 1e-5
     penalty_weight: float = 1.0
     n_probe: int = 256
     symmetry_floor: float = 0.1
-    n_checkpoints: int = 40
 
 
 FULL = SpringSettings()
@@ -87,7 +77,7 @@ class SpringData:
     y: torch.Tensor
     x64: torch.Tensor
     y64: torch.Tensor
-    tests: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    tests: list[TestSet]
     probe: torch.Tensor
 
 
@@ -103,19 +93,32 @@ def make_data(settings: SpringSettings, generator: torch.Generator, device: torc
     )
     low, high = settings.train_range
     beyond_low, beyond_high = settings.beyond_range
-    inputs = {  # 0.0 - v: no "-0" in a name
-        f"train range x in ({low:g}, {high:g})": _uniform(settings.n_test, settings.train_range, generator),
-        f"mirror x in ({-high:g}, {0.0 - low:g})": -_uniform(
-            settings.n_test, settings.train_range, generator
+    inputs = [  # (name, kind, x); 0.0 - v: no "-0" in a name
+        (
+            f"train range x in ({low:g}, {high:g})",
+            "train range",
+            _uniform(settings.n_test, settings.train_range, generator),
         ),
-        f"beyond x in ({beyond_low:g}, {beyond_high:g})": _uniform(
-            settings.n_test, settings.beyond_range, generator
+        (
+            f"mirror x in ({-high:g}, {0.0 - low:g})",
+            "mirror",
+            -_uniform(settings.n_test, settings.train_range, generator),
         ),
-        f"beyond x in ({-beyond_high:g}, {0.0 - beyond_low:g})": -_uniform(
-            settings.n_test, settings.beyond_range, generator
+        (
+            f"beyond x in ({beyond_low:g}, {beyond_high:g})",
+            "beyond",
+            _uniform(settings.n_test, settings.beyond_range, generator),
         ),
-    }
-    tests = {name: (x.to(device), true_force(x, settings).to(device)) for name, x in inputs.items()}
+        (
+            f"beyond x in ({-beyond_high:g}, {0.0 - beyond_low:g})",
+            "beyond mirror",
+            -_uniform(settings.n_test, settings.beyond_range, generator),
+        ),
+    ]
+    tests = [
+        TestSet(name, x.to(device), true_force(x, settings).to(device), kind == "train range", kind)
+        for name, kind, x in inputs
+    ]
     probe = torch.linspace(-high, high, settings.n_probe, dtype=torch.float64).unsqueeze(-1)
     return SpringData(
         x64.float().to(device),
@@ -125,10 +128,6 @@ def make_data(settings: SpringSettings, generator: torch.Generator, device: torc
         tests,
         probe.to(device),
     )
-
-
-def _mirror_set(errors: dict[str, float]) -> str:
-    return next(name for name in errors if name.startswith("mirror"))
 
 
 def oddness_error(model: torch.nn.Module, probe: torch.Tensor, floor: float) -> float:
@@ -240,53 +239,80 @@ LEVELS = (
 
 # "Predicts x < 0": a relative RMS error on the mirror set this small.
 _PREDICTS = 0.1
+_ODDNESS = "oddness error (largest relative)"
 
 
-def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
+def _mirror(r: LevelResult) -> float:
+    return r.evaluation.error_on(kind="mirror", in_distribution=False)
+
+
+def findings(results: dict[str, LevelResult], settings: SpringSettings) -> list[Finding]:
     out: list[Finding] = []
 
-    def mirror(r: LevelResult) -> float:
-        return r.evaluation.errors[_mirror_set(r.evaluation.errors)]
+    def check(*args, **kwargs) -> None:
+        out.append(claim(results, *args, **kwargs))
 
-    out.append(
-        claim(
-            results,
-            f"level 0 does not predict x < 0 (error there > {_PREDICTS:.0%})",
-            ("0",),
-            lambda r: mirror(r) > _PREDICTS,
-            lambda r: f"{mirror(r):.1%}",
-            quick=True,
-        )
+    check(
+        f"level 0 does not predict x < 0 (error there > {_PREDICTS:.0%})",
+        ("0",),
+        lambda r: _mirror(r) > _PREDICTS,
+        lambda r: f"{_mirror(r):.1%}",
+        quick=True,
     )
     for key in ("1", "2", "3", "4a", "4b"):
-        out.append(
-            claim(
-                results,
-                f"level {key} predicts x < 0 (error there <= {_PREDICTS:.0%})",
-                (key,),
-                lambda r: mirror(r) <= _PREDICTS,
-                lambda r: f"{mirror(r):.1%}",
-                quick=key in ("3", "4a", "4b"),
-            )
+        check(
+            f"level {key} predicts x < 0 (error there <= {_PREDICTS:.0%})",
+            (key,),
+            lambda r: _mirror(r) <= _PREDICTS,
+            lambda r: f"{_mirror(r):.1%}",
+            quick=key in ("1", "3", "4a", "4b"),
+        )
+        check(
+            f"level {key} at least halves level 0's error on x < 0",
+            ("0", key),
+            lambda r0, r: _mirror(r) < 0.5 * _mirror(r0),
+            lambda r0, r: f"{_mirror(r):.1%} against {_mirror(r0):.1%}",
+            quick=True,
         )
     for key in ("3", "4a", "4b"):
-        out.append(
-            claim(
-                results,
-                f"level {key} is exactly odd (oddness error 0)",
-                (key,),
-                lambda r: r.evaluation.metrics["oddness error (largest relative)"] == 0.0,
-                lambda r: f"{r.evaluation.metrics['oddness error (largest relative)']:.1e}",
-                quick=True,
-            )
+        check(
+            f"level {key} is exactly odd (oddness error 0, largest and RMS)",
+            (key,),
+            lambda r: r.evaluation.metrics[_ODDNESS] == 0.0 and r.monitor_final == 0.0,
+            lambda r: f"{r.evaluation.metrics[_ODDNESS]:.1e}, RMS {r.monitor_final:.1e}",
+            quick=True,
         )
+    for key in ("0", "1", "2"):
+        check(
+            f"level {key} is not exactly odd (oddness error > 0)",
+            (key,),
+            lambda r: r.monitor_final > 0.0,
+            lambda r: f"RMS {r.monitor_final:.1e}",
+            quick=True,
+        )
+    check(
+        "level 4b recovers the spring constants k1 and k2 (within 5%)",
+        ("4b",),
+        lambda r: (
+            abs(r.evaluation.metrics["fitted C1"] / settings.k1 - 1) <= 0.05
+            and abs(r.evaluation.metrics["fitted C2"] / settings.k2 - 1) <= 0.05
+        ),
+        lambda r: f"C1 {r.evaluation.metrics['fitted C1']:.4f}, C2 {r.evaluation.metrics['fitted C2']:.4f}",
+        quick=True,
+    )
     return out
 
 
-PROBLEM = Problem.from_module(
-    __name__,
+PROBLEM = Problem(
     name="spring",
     summary="nonlinear spring F = k1 x + k2 x³ trained on x > 0: the oddness ladder",
+    levels=LEVELS,
+    full_settings=FULL,
+    quick_settings=QUICK,
+    make_data=make_data,
+    evaluate=evaluate,
+    monitor=monitor,
+    findings=findings,
     monitor_label="relative RMS of f(-x) + f(x) on x in (-2, 2)",
     error_label="relative RMS error",
     monitor_column="oddness error",

@@ -13,18 +13,8 @@ in a random order: the area must not change) and ``scaled`` (edges times a rando
 s in (0.6, 1.7): the area must scale by s²).
 
 The knowledge is one symmetry object, :data:`TRIANGLE_SYMMETRY`, and each level
-puts it in one place:
-
-====  ===========  ==================================================================
-0     none         plain MLP
-1a    observation  the lecture's full orbit: every edge order plus one rescaled copy (7x data)
-1b    observation  symnn's online form: one fresh random element per triangle, every epoch
-2a    learning     the lecture's penalties: every edge order and a rescaling, every step
-2b    learning     symnn's stochastic penalty: k sampled elements per triangle per step
-3     inductive    ``ScaleNormalize(PermutationSort(MLP), degree=2)``
-3s    inductive    ``ScaleNormalize(Symmetrize(MLP, Permutation(3)), degree=2)``: averaging, not sorting
-4     physics      the Heron form derived by ``symnn.priors``, its constant fitted in closed form
-====  ===========  ==================================================================
+puts it in one place: :data:`LEVELS` below is the ladder (``symnn-zoo list triangle``
+prints it, with each level's description).
 """
 
 from __future__ import annotations
@@ -36,19 +26,21 @@ import torch
 from torch.nn.functional import mse_loss
 
 import symnn
-from zoo._problem import (
+
+from ._problem import (
     Context,
     Evaluation,
     Finding,
     Level,
     LevelResult,
     Problem,
+    TestSet,
     claim,
     evaluate_regression,
     model_dtype,
     relative_symmetry_error,
 )
-from zoo._training import Trained
+from ._training import Settings, Trained
 
 __all__ = ["PROBLEM", "TriangleSettings", "EDGE_ORDER", "RESCALING", "TRIANGLE_SYMMETRY", "true_area"]
 
@@ -61,7 +53,7 @@ TRIANGLE_SYMMETRY = EDGE_ORDER * RESCALING
 
 
 @dataclass(frozen=True)
-class TriangleSettings:
+class TriangleSettings(Settings):
     """The triangle problem's settings; the defaults are the lecture's."""
 
     n_train: int = 4000
@@ -71,14 +63,10 @@ class TriangleSettings:
     scale_range: tuple[float, float] = RESCALING.scale_range  # recorded; RESCALING fixes it
     hidden: tuple[int, ...] = (128, 128, 128)
     activation: str = "relu"
-    epochs: int = 2000
-    lr: float = 1e-3
-    final_lr: float = 1e-5
     penalty_weight: float = 1.0
     penalty_samples: int = 1
     n_probe: int = 256
     symmetry_floor: float = 1e-2
-    n_checkpoints: int = 40
 
 
 FULL = TriangleSettings()
@@ -113,23 +101,33 @@ class TriangleData:
     y: torch.Tensor
     x64: torch.Tensor
     y64: torch.Tensor
-    tests: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    tests: list[TestSet]
     probes: dict[str, torch.Tensor]
 
 
 def make_data(settings: TriangleSettings, generator: torch.Generator, device: torch.device) -> TriangleData:
     x64 = random_triangles(settings.n_train, settings.edge_range, generator)
     y64 = true_area(x64)
-    tests = {}
-    for where, edge_range in (("ID", settings.edge_range), ("OOD", settings.ood_edge_range)):
+    tests = []
+    for in_distribution, edge_range in ((True, settings.edge_range), (False, settings.ood_edge_range)):
         base = random_triangles(settings.n_test, edge_range, generator)
         area = true_area(base)
         order = EDGE_ORDER.sample_rows(len(base), generator)
         scale = RESCALING.sample_rows(len(base), generator)
-        tests[f"base {where}"] = (base, area)
-        tests[f"permuted {where}"] = (EDGE_ORDER.act_input(order, base), area)
-        tests[f"scaled {where}"] = (RESCALING.act_input(scale, base), RESCALING.act_output(scale, area))
-    tests = {name: tests[name] for name in sorted(tests, key=lambda n: (n.endswith("OOD"), n))}
+        where = "ID" if in_distribution else "OOD"
+        tests += [
+            TestSet(f"base {where}", base, area, in_distribution, "base"),
+            TestSet(
+                f"permuted {where}", EDGE_ORDER.act_input(order, base), area, in_distribution, "permuted"
+            ),
+            TestSet(
+                f"scaled {where}",
+                RESCALING.act_input(scale, base),
+                RESCALING.act_output(scale, area),
+                in_distribution,
+                "scaled",
+            ),
+        ]
     probes = {
         "ID": random_triangles(settings.n_probe, settings.edge_range, generator),
         "OOD": random_triangles(settings.n_probe, settings.ood_edge_range, generator),
@@ -139,7 +137,7 @@ def make_data(settings: TriangleSettings, generator: torch.Generator, device: to
         y=y64.float().to(device),
         x64=x64.to(device),
         y64=y64.to(device),
-        tests={k: (x.to(device), y.to(device)) for k, (x, y) in tests.items()},
+        tests=[test.to(device) for test in tests],
         probes={k: p.to(device) for k, p in probes.items()},
     )
 
@@ -233,11 +231,14 @@ def level_3s(ctx: Context) -> Trained:
     return ctx.train_mse(symnn.ScaleNormalize(symnn.Symmetrize(backbone(ctx.settings), EDGE_ORDER), degree=2))
 
 
+_FITTED_C = "fitted C (Heron: 1/16)"
+
+
 def level_4(ctx: Context) -> Trained:
     """Physics bias: A = sqrt(C (a+b+c)(a+b-c)(a-b+c)(-a+b+c)), derived by sympy; C in closed form."""
     prior = symnn.priors.heron_module()  # the derivation runs here, outside the timed fit
     trained = ctx.fit(lambda: symnn.priors.fit_constants(prior, ctx.data.x64, ctx.data.y64).module)
-    trained.history.extras["fitted C (Heron: 1/16)"] = prior.constant_values()["C"]
+    trained.history.extras[_FITTED_C] = prior.constant_values()["C"]
     return trained
 
 
@@ -256,11 +257,19 @@ LEVELS = (
 # --- what the results must show ---------------------------------------------------------
 
 
-def _worst(result: LevelResult, where: str | None = None) -> float:
-    return max(v for k, v in result.evaluation.errors.items() if where is None or k.endswith(where))
+def _error(result: LevelResult, kind: str, in_distribution: bool) -> float:
+    return result.evaluation.error_on(kind=kind, in_distribution=in_distribution)
 
 
-def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
+def _worst(result: LevelResult, in_distribution: bool | None = None) -> float:
+    return result.evaluation.worst(in_distribution=in_distribution)
+
+
+def _symmetry(result: LevelResult) -> float:
+    return result.monitor_final
+
+
+def findings(results: dict[str, LevelResult], settings: TriangleSettings) -> list[Finding]:
     out: list[Finding] = []
 
     def check(*args, **kwargs) -> None:
@@ -269,10 +278,22 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     check(
         "level 0 is off out of distribution (OOD error > 3x its ID error)",
         ("0",),
-        lambda r: r.evaluation.errors["base OOD"] > 3 * r.evaluation.errors["base ID"],
-        lambda r: (
-            f"base ID {r.evaluation.errors['base ID']:.2%}, base OOD {r.evaluation.errors['base OOD']:.2%}"
-        ),
+        lambda r: _error(r, "base", False) > 3 * _error(r, "base", True),
+        lambda r: f"base ID {_error(r, 'base', True):.2%}, base OOD {_error(r, 'base', False):.2%}",
+        quick=True,
+    )
+    check(
+        "level 0 is off on rescaled triangles in distribution (scaled ID error > base ID error)",
+        ("0",),
+        lambda r: _error(r, "scaled", True) > _error(r, "base", True),
+        lambda r: f"base ID {_error(r, 'base', True):.2%}, scaled ID {_error(r, 'scaled', True):.2%}",
+        quick=True,
+    )
+    check(
+        "level 0 is not symmetric (symmetry error > 1e-2)",
+        ("0",),
+        lambda r: _symmetry(r) > 1e-2,
+        lambda r: f"{_symmetry(r):.1e}",
         quick=True,
     )
     for key in ("1a", "1b", "2a", "2b"):
@@ -280,12 +301,14 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
             f"level {key} fixes scaled ID (within 2x its base ID error) but not OOD (> 3x)",
             (key,),
             lambda r: (
-                r.evaluation.errors["scaled ID"] <= 2 * r.evaluation.errors["base ID"]
-                and r.evaluation.errors["base OOD"] > 3 * r.evaluation.errors["base ID"]
+                _error(r, "scaled", True) <= 2 * _error(r, "base", True)
+                and _error(r, "base", False) > 3 * _error(r, "base", True)
             ),
-            lambda r: ", ".join(
-                f"{k} {r.evaluation.errors[k]:.2%}" for k in ("base ID", "scaled ID", "base OOD")
+            lambda r: (
+                f"base ID {_error(r, 'base', True):.2%}, scaled ID {_error(r, 'scaled', True):.2%}, "
+                f"base OOD {_error(r, 'base', False):.2%}"
             ),
+            quick=True,
         )
     check(
         "level 3 is accurate in and out of distribution (<= 2% on every test set)",
@@ -296,10 +319,18 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     check(
         "level 3 beats level 0 out of distribution",
         ("0", "3"),
-        lambda r0, r3: _worst(r3, "OOD") < _worst(r0, "OOD"),
-        lambda r0, r3: f"worst OOD: level 0 {_worst(r0, 'OOD'):.2%}, level 3 {_worst(r3, 'OOD'):.2%}",
+        lambda r0, r3: _worst(r3, False) < _worst(r0, False),
+        lambda r0, r3: f"worst OOD: level 0 {_worst(r0, False):.2%}, level 3 {_worst(r3, False):.2%}",
         quick=True,
     )
+    for key in ("3", "3s"):
+        check(
+            f"level {key} is symmetric to float32 rounding (symmetry error < 1e-5)",
+            (key,),
+            lambda r: _symmetry(r) < 1e-5,
+            lambda r: f"{_symmetry(r):.1e}",
+            quick=True,
+        )
     check(
         "level 3 costs at most 1.15x level 0",
         ("0", "3"),
@@ -317,14 +348,12 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
             f"level {online} is within 1.5x of level {lecture}'s error on every ID test set",
             (online, lecture),
             lambda r, full: all(
-                r.evaluation.errors[k] <= 1.5 * full.evaluation.errors[k]
-                for k in r.evaluation.errors
-                if k.endswith("ID")
+                value <= 1.5 * full.evaluation.errors[name]
+                for name, value in r.evaluation.errors_on(in_distribution=True).items()
             ),
             lambda r, full: ", ".join(
-                f"{k} {r.evaluation.errors[k]:.2%} vs {full.evaluation.errors[k]:.2%}"
-                for k in r.evaluation.errors
-                if k.endswith("ID")
+                f"{name} {value:.2%} vs {full.evaluation.errors[name]:.2%}"
+                for name, value in r.evaluation.errors_on(in_distribution=True).items()
             ),
         )
     check(
@@ -332,6 +361,13 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
         ("4",),
         lambda r: _worst(r) <= 1e-12,
         lambda r: f"worst {_worst(r):.1e}",
+        quick=True,
+    )
+    check(
+        "level 4 recovers Heron's constant C = 1/16 (to 1e-12 relative)",
+        ("4",),
+        lambda r: abs(16 * r.evaluation.metrics[_FITTED_C] - 1) <= 1e-12,
+        lambda r: f"C = {r.evaluation.metrics[_FITTED_C]!r}",
         quick=True,
     )
     check(
@@ -343,10 +379,16 @@ def findings(results: dict[str, LevelResult], quick: bool) -> list[Finding]:
     return out
 
 
-PROBLEM = Problem.from_module(
-    __name__,
+PROBLEM = Problem(
     name="triangle",
     summary="area of a triangle from its edge lengths: the lecture's ladder of biases",
+    levels=LEVELS,
+    full_settings=FULL,
+    quick_settings=QUICK,
+    make_data=make_data,
+    evaluate=evaluate,
+    monitor=monitor,
+    findings=findings,
     monitor_label="relative RMS violation of edge order x rescaling, ID probe",
     error_label="relative RMS error",
 )

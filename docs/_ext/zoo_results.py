@@ -8,7 +8,10 @@
 
 reads ``<folder>/results.md`` (the report ``symnn-zoo run`` writes), relative to
 the current document, and renders its headings, paragraphs, lists, pipe tables and
-images, then any ``<folder>/*.png`` the report does not show.  Without ``results.md``
+images.  It shows only the files the run wrote, as ``<folder>/results.json`` lists
+them (``"files"``): a figure an earlier run left in the folder is never shown, and a
+listed figure the Markdown does not show is added at the end.  (A results.json from
+before that list existed shows the Markdown's images only.)  Without ``results.md``
 the directive's content is shown in a "results pending" note instead, so the page
 never shows numbers that no run produced.  Only this small Markdown subset is
 handled; anything else is shown as a plain paragraph.
@@ -16,6 +19,7 @@ handled; anything else is shown as a plain paragraph.
 
 from __future__ import annotations
 
+import json
 import pathlib
 import re
 from typing import ClassVar
@@ -86,11 +90,23 @@ def _figure(uri: str, caption: str, width: str) -> nodes.figure:
     return figure
 
 
-def markdown_to_nodes(text: str, image_prefix: str = "", width: str = "90%") -> list[nodes.Node]:
+def listed_files(folder: pathlib.Path) -> list[str] | None:
+    """The files ``folder/results.json`` says its run wrote; None when it has no such list."""
+    try:
+        files = json.loads((folder / "results.json").read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return [f for f in files if isinstance(f, str)] if isinstance(files, list) else None
+
+
+def markdown_to_nodes(
+    text: str, image_prefix: str = "", width: str = "90%", shown: list[str] | None = None
+) -> list[nodes.Node]:
     """A small Markdown subset (headings, paragraphs, lists, code, pipe tables, images) as nodes.
 
     An image on a line of its own, ``![caption](file.png)``, becomes a figure whose
-    path is ``image_prefix + file.png``.
+    path is ``image_prefix + file.png``; with ``shown`` given, only the images it
+    names are kept.
     """
     out: list[nodes.Node] = []
     lines = text.splitlines()
@@ -109,7 +125,8 @@ def markdown_to_nodes(text: str, image_prefix: str = "", width: str = "90%") -> 
             i = j + 1
         elif _IMAGE.match(stripped):
             caption, source = _IMAGE.match(stripped).groups()
-            out.append(_figure(image_prefix + source, caption.replace("_", " "), width))
+            if shown is None or source in shown:
+                out.append(_figure(image_prefix + source, caption.replace("_", " "), width))
             i += 1
         elif stripped.startswith("#"):
             title = stripped.lstrip("#").strip()
@@ -152,6 +169,7 @@ class ZooResults(SphinxDirective):
         folder = docdir / self.arguments[0]
         results = folder / "results.md"
         self.env.note_dependency(str(results))
+        self.env.note_dependency(str(folder / "results.json"))
         if not results.exists():
             note = nodes.admonition(classes=["attention"])
             note += nodes.title("", "Results pending")
@@ -160,7 +178,8 @@ class ZooResults(SphinxDirective):
         text = results.read_text(encoding="utf-8")
         width = self.options.get("figure-width", "90%")
         prefix = f"{self.arguments[0]}/"
-        out = markdown_to_nodes(text, prefix, width)
+        files = listed_files(folder)
+        out = markdown_to_nodes(text, prefix, width, files)
         if re.search(r"\bquick mode\b", text):
             # A smoke-test run must not pass for the full setting's numbers.
             caution = nodes.caution()
@@ -172,11 +191,11 @@ class ZooResults(SphinxDirective):
                 nodes.Text(" run (a small setting for smoke tests), not from the full setting."),
             )
             out.insert(0, caution)
-        # Figures the Markdown does not show are added at the end, so none is lost.
-        for png in sorted(folder.glob("*.png")):
-            self.env.note_dependency(str(png))
-            if f"({png.name})" not in text:
-                out.append(_figure(prefix + png.name, png.stem.replace("_", " "), width))
+        # Figures the run wrote that the Markdown does not show are added at the end.
+        for name in files or []:
+            if name.endswith(".png") and f"({name})" not in text and (folder / name).is_file():
+                self.env.note_dependency(str(folder / name))
+                out.append(_figure(prefix + name, name.removesuffix(".png").replace("_", " "), width))
         return out
 
 
