@@ -198,8 +198,11 @@ def level_2(ctx: Context) -> Trained:
 
 
 def level_3(ctx: Context) -> Trained:
-    """Inductive bias: f(x) = (g(x) - g(-x)) / 2, odd by construction."""
-    return ctx.train_mse(symnn.Odd(backbone(ctx.settings)))
+    """Inductive bias: f(x) = (g(x) - g(-x)) / 2, odd by construction.
+
+    ``symnn.enforce`` picks ``Odd`` from the symmetry ``Parity(-1)``.
+    """
+    return ctx.train_mse(symnn.enforce(backbone(ctx.settings), ODD))
 
 
 def linear_law(k_star: float) -> symnn.priors.SympyModule:

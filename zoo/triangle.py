@@ -222,8 +222,12 @@ def level_2b(ctx: Context) -> Trained:
 
 
 def level_3(ctx: Context) -> Trained:
-    """Inductive bias: sort the edges, divide by their sum, restore the area's scale."""
-    return ctx.train_mse(symnn.ScaleNormalize(symnn.PermutationSort(backbone(ctx.settings)), degree=2))
+    """Inductive bias: sort the edges, divide by their sum, restore the area's scale.
+
+    ``symnn.enforce`` picks these layers from the symmetry itself:
+    ``ScaleNormalize(PermutationSort(MLP), degree=2)``.
+    """
+    return ctx.train_mse(symnn.enforce(backbone(ctx.settings), TRIANGLE_SYMMETRY))
 
 
 def level_3s(ctx: Context) -> Trained:
