@@ -5,7 +5,7 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, pinn, priors, testing
+from symnn import functional, pinn, priors, testing, units
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
@@ -25,6 +25,7 @@ from symnn._symmetry import (
     Symmetry,
 )
 from symnn._version import __version__
+from symnn.units import Dimensionless, UnitScaling
 
 __all__ = [
     "__version__",
@@ -34,6 +35,7 @@ __all__ = [
     "Permutation",
     "Scaling",
     "Rotation",
+    "UnitScaling",
     "ProductSymmetry",
     "InfiniteGroupError",
     # layers
@@ -43,6 +45,7 @@ __all__ = [
     "ScaleNormalize",
     "Symmetrize",
     "SO3Exp",
+    "Dimensionless",
     "PhysicsResidual",
     "MLP",
     # biases
@@ -57,4 +60,5 @@ __all__ = [
     "pinn",
     "priors",
     "testing",
+    "units",
 ]
