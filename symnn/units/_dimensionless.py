@@ -50,10 +50,10 @@ def power_product(x: torch.Tensor, exponents: Sequence[Fraction | int]) -> torch
     - :math:`x_i < 0`: integer exponents only (the sign comes out right); a fractional
       exponent of a negative number is NaN, with a zero gradient;
     - :math:`x_i = 0`: :math:`e_i > 0` gives 0 (gradient 0 for fractional
-      :math:`e_i < 1`, the exact one otherwise); :math:`e_i < 0` is a pole, ``+inf``,
-      with a zero gradient.
+      :math:`e_i < 1`, the exact one otherwise); :math:`e_i < 0` is a pole, ``+inf``.
 
-    NaN in a column that is read gives NaN.
+    NaN in a column that is read gives NaN.  Where a factor is NaN or infinite the
+    product is a constant: its gradient is zero, in every column.
 
     Parameters
     ----------
@@ -78,11 +78,20 @@ def power_product(x: torch.Tensor, exponents: Sequence[Fraction | int]) -> torch
     x = _check_columns(x, len(exponents))
     wide = x.to(torch.promote_types(x.dtype, torch.float64))
     out = torch.ones(x.shape[:-1], dtype=wide.dtype, device=x.device)
+    raw = out
+    finite = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
     for i, e in enumerate(exponents):
         e = Fraction(e)
         if e:
-            out = out * _power(wide[..., i], e)
-    return out
+            power = _power(wide[..., i], e)
+            ok = torch.isfinite(power)
+            # Multiply finite factors only: d(ab)/db = a would carry a NaN or inf factor
+            # into the gradient of the others (0 * NaN = NaN) even where it is not wanted.
+            out = out * torch.where(ok, power, torch.ones_like(power))
+            raw = raw * power.detach()
+            finite = finite & ok
+    # Where a factor is NaN or infinite the product is that constant (zero gradient).
+    return torch.where(finite, out, raw)
 
 
 def pi_features(x: torch.Tensor, pi: PiGroups) -> torch.Tensor:
@@ -122,8 +131,11 @@ def dimensionless(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, p
     rounding, and :math:`f` does not read the columns in ``pi.dropped`` (bit for bit the
     same output and a zero gradient for any finite or infinite value there; a NaN there
     still gives NaN).  The domain of each column is that of :func:`power_product`:
-    negative values only where all its exponents are integers, zero only where they are
-    positive (a zero where a quantity divides is a pole, ``+inf``, of its group or scale).
+    negative values only where all its exponents are integers (else NaN), zero only where
+    they are positive.  A zero that divides is a pole: in the scale the output is
+    :math:`+\infty \cdot g`; in a group (an infinite :math:`\Pi`) the row is outside
+    the law's domain and gives NaN.  Rows outside the domain have zero gradients, and
+    ``fn`` never sees a NaN or inf there, so they cannot poison the parameters' gradients.
 
     Parameters
     ----------
@@ -147,20 +159,30 @@ def dimensionless(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, p
     tensor([[2.0061]])
     """
     x = _check_columns(x, len(pi.inputs))
-    y = fn(pi_features(x, pi))
+    groups = pi_features(x, pi)
     lead = x.shape[:-1]
+    # Rows outside the domain (a NaN or an infinite group) give NaN, but the network sees a
+    # stand-in there: a NaN or inf reaching its backward pass would poison the gradients
+    # of every parameter, even with a zero upstream gradient (0 * NaN = NaN).
+    finite_groups = torch.isfinite(groups)
+    y = fn(torch.where(finite_groups, groups, torch.zeros_like(groups)))
     if not isinstance(y, torch.Tensor) or y.shape[: len(lead)] != lead:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
         raise ValueError(f"fn must keep the leading shape {tuple(lead)} of x; got output {got}")
+    expand = (*lead, *([1] * (y.ndim - len(lead))))
+    invalid = ~finite_groups.all(-1)
     if any(pi.scale):
-        scale = power_product(x, pi.scale).to(y.dtype)
-        y = scale.reshape(*lead, *([1] * (y.ndim - len(lead)))) * y
+        scale = power_product(x, pi.scale).to(y.dtype).reshape(expand)
+        finite = torch.isfinite(scale)
+        # A pole of the scale (a zero that divides) keeps its value, inf times g, as a constant.
+        scaled = torch.where(finite, scale, torch.ones_like(scale)) * y
+        y = torch.where(finite, scaled, (scale * y).detach())
+        invalid = invalid | torch.isnan(scale).reshape(lead)
     if pi.dropped:
         # The dropped columns are never read, but a NaN there is still not a number to hide.
         columns = [pi.inputs.index(c) for c in pi.dropped]
-        nan = torch.isnan(x[..., columns]).any(-1)
-        y = torch.where(nan.reshape(*lead, *([1] * (y.ndim - len(lead)))), math.nan, y)
-    return y
+        invalid = invalid | torch.isnan(x[..., columns]).any(-1)
+    return torch.where(invalid.reshape(expand), math.nan, y)
 
 
 class Dimensionless(nn.Module):
@@ -177,12 +199,13 @@ class Dimensionless(nn.Module):
     drop out of the analysis (``analysis.dropped``) do not enter, bit for bit.  The
     symmetry is :attr:`symmetry`, a :class:`~symnn.UnitScaling`.
 
-    Domain (per column; :func:`~symnn.functional.power_product`): positive values
+    Domain (per column; :func:`~symnn.functional.dimensionless`): positive values
     always; negative values only where every exponent of the column is an integer
-    (signed quantities raised to integer powers); zero only where every exponent is
-    positive (a zero that divides is a pole, ``+inf``); a fractional power of a negative
-    number is NaN.  Gradients are finite everywhere else, and zero at those edges.  NaN
-    in gives NaN out.
+    (signed quantities raised to integer powers; a fractional power of a negative
+    number gives NaN); zero only where every exponent is positive (a zero that divides
+    is a pole: ``inf`` in the scale, NaN in a group).  Gradients are finite everywhere,
+    and zero on rows outside the domain, which never reach ``net``.  NaN in gives NaN
+    out.
 
     Parameters
     ----------
