@@ -200,7 +200,7 @@ def test_functional_form_agrees_with_the_layer():
 
 
 def test_bad_arguments():
-    with pytest.raises(TypeError, match="nn.Module"):
+    with pytest.raises(TypeError, match=r"nn\.Module"):
         symnn.Dimensionless(lambda p: p, PENDULUM, ("T", "s"))
     model = _model(PENDULUM, ("T", "s"), torch.float64)
     with pytest.raises(ValueError, match=r"\(\.\.\., 4\)"):
