@@ -601,18 +601,18 @@ def derive(
     for name, specs in (("symmetries", symmetries), ("zero_sets", zero_sets)):
         if isinstance(specs, (str, Mapping, Symmetry, sympy.Basic)) or not isinstance(specs, Sequence):
             raise TypeError(f"{name} must be a list of constraints; got {specs!r}")
-    dims = symbol_dimensions(units, symbols) if units is not None else None
     if degree is None:
         if zero_sets or symmetries:
             raise ValueError("zero sets and symmetries constrain a polynomial: give a degree as well")
-        return _power_law(symbols, dims, unit, constant_prefix)  # type: ignore[arg-type]
+        return _power_law(symbols, symbol_dimensions(units, symbols), str(unit), constant_prefix)
     degrees = [degree] if homogeneous else range(degree + 1)
     monomials = [e for d in degrees for e in _exponents(len(symbols), d)]
     constraints = []
-    if dims is not None:
+    if units is not None and unit is not None:
+        dims = symbol_dimensions(units, symbols)
         target = parse_unit(unit, "the unit of the form")
         wrong = frozenset(e for e in monomials if monomial_dimension(e, dims) != target)
-        constraints.append(_Constraint(f"has unit {describe_unit(unit)}", (_Condition(excluded=wrong),)))  # type: ignore[arg-type]
+        constraints.append(_Constraint(f"has unit {describe_unit(unit)}", (_Condition(excluded=wrong),)))
     constraints += [_zero_set_constraint(z, symbols) for z in zero_sets]
     constraints += [c for s in symmetries for c in _symmetry_constraints(s, symbols)]
 
