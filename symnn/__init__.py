@@ -5,7 +5,7 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, pinn, priors, testing
+from symnn import functional, pinn, priors, testing, units
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._enforce import enforce
 from symnn._group_laws import check_group_laws
@@ -27,6 +27,7 @@ from symnn._symmetry import (
     Symmetry,
 )
 from symnn._version import __version__
+from symnn.units import Dimensionless, UnitScaling
 
 __all__ = [
     "__version__",
@@ -36,6 +37,7 @@ __all__ = [
     "Permutation",
     "Scaling",
     "Rotation",
+    "UnitScaling",
     "ProductSymmetry",
     "InfiniteGroupError",
     "check_group_laws",
@@ -48,6 +50,7 @@ __all__ = [
     "ScaleNormalize",
     "Symmetrize",
     "SO3Exp",
+    "Dimensionless",
     "PhysicsResidual",
     "MLP",
     # biases
@@ -62,4 +65,5 @@ __all__ = [
     "pinn",
     "priors",
     "testing",
+    "units",
 ]

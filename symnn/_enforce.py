@@ -25,6 +25,7 @@ from symnn._permutation import PermutationSort, PermutationSortEquivariant
 from symnn._scale import ScaleNormalize
 from symnn._symmetrize import Symmetrize
 from symnn._symmetry import Parity, Permutation, Scaling, Symmetry, factors_of, product_of
+from symnn.units import Dimensionless, UnitScaling
 
 __all__ = ["enforce"]
 
@@ -34,12 +35,15 @@ class _Rule:
     """How one kind of symmetry is built into a net.
 
     ``rank`` orders the layers of a stack from the inside (small) out; ``build``
-    wraps a net for one factor.
+    wraps a net for one factor.  ``net_sees_input`` is False for a layer that hands
+    the net something else than the model's input (``Dimensionless`` gives it the Π
+    groups), so the factor's action is not checked against the net's own sizes.
     """
 
     kind: type[Symmetry]
     rank: int
     build: Callable[[nn.Module, Any], nn.Module]
+    net_sees_input: bool = True
 
 
 def _permutation_layer(net: nn.Module, sym: Permutation) -> nn.Module:
@@ -55,6 +59,10 @@ def _scaling_layer(net: nn.Module, sym: Scaling) -> nn.Module:
     return ScaleNormalize(net, degree=sym.degree)
 
 
+def _units_layer(net: nn.Module, sym: UnitScaling) -> nn.Module:
+    return Dimensionless(net, sym.inputs, sym.output)
+
+
 # The one place that decides.  Inside out: a sort sees the raw input (a sort outside
 # an odd part would break the oddness: sort(-x) is not -sort(x)); the odd/even part
 # keeps an inner sort's guarantee; ScaleNormalize keeps both (its scale is invariant
@@ -64,6 +72,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(Permutation, 10, _permutation_layer),
     _Rule(Parity, 20, _parity_layer),
     _Rule(Scaling, 30, _scaling_layer),
+    _Rule(UnitScaling, 35, _units_layer, net_sees_input=False),
 )
 _SYMMETRIZE_RANK = 40
 # What Symmetrize keeps of the layers inside it; other finite factors join its average.
@@ -124,6 +133,9 @@ def _check_fits(net: nn.Module, sym: Symmetry) -> None:
         sizes[side] = size
     generator = torch.Generator().manual_seed(0)
     for factor in factors_of(sym):
+        rule = _rule(factor)
+        if rule is not None and not rule.net_sees_input:
+            continue  # the layer checks what it hands the net (e.g. the number of Π groups)
         g = factor.sample(1, generator)[0]
         for side, act in (("input", act_input), ("output", act_output)):
             probe = torch.zeros(1, sizes[side], dtype=torch.float64)
@@ -156,6 +168,7 @@ def enforce(net: nn.Module, sym: Symmetry) -> nn.Module:
     ``Permutation(n)``                         :class:`PermutationSort`                           bit for bit
     ``Permutation(n, equivariant=True)``       :class:`PermutationSortEquivariant`                bit for bit, ties too
     ``Scaling(degree=k)``                      :class:`ScaleNormalize` ``(degree=k)``             to rounding
+    ``UnitScaling(inputs, output)``            :class:`Dimensionless` ``(inputs, output)``        to rounding
     any other finite group (your own too)      :class:`Symmetrize`                                bit for bit [#r]_
     a product ``sym1 * sym2``                  the factors' layers, stacked inside out:           each factor's
                                                sort, odd/even part, ``ScaleNormalize``,

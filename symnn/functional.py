@@ -10,6 +10,7 @@ from symnn._scale import input_scale, scale_normalize
 from symnn._so3 import hat, so3_exp, so3_log, vee
 from symnn._symmetrize import order_free_mean, symmetrize
 from symnn.priors._heron_area import heron_area
+from symnn.units._dimensionless import dimensionless, pi_features, power_product
 
 __all__ = [
     "odd_part",
@@ -25,4 +26,7 @@ __all__ = [
     "so3_exp",
     "so3_log",
     "heron_area",
+    "power_product",
+    "pi_features",
+    "dimensionless",
 ]

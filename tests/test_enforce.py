@@ -218,3 +218,15 @@ def test_a_net_without_stated_sizes_is_checked_at_the_first_call():
     )
     with pytest.raises(ValueError, match=r"cannot act on net's output of shape \(5, 3\)"):
         model(torch.rand(5, 4))
+
+
+def test_enforce_builds_dimensionless_for_unit_scaling():
+    units = {"L": "m", "m": "kg", "g": "m/s**2", "theta0": "rad"}
+    sym = symnn.UnitScaling(units, ("T", "s"))
+    torch.manual_seed(0)
+    model = symnn.enforce(symnn.MLP(1, 1), sym).double()
+    assert isinstance(model, symnn.Dimensionless)
+    x = 0.5 + torch.rand(1000, 4, dtype=torch.float64)
+    assert symnn.testing.equivariance_error(model, x) <= 1e-12
+    model32 = symnn.enforce(symnn.MLP(1, 1), sym)
+    assert symnn.testing.equivariance_error(model32, x.float()) <= 1e-5

@@ -244,3 +244,85 @@ def test_derive_names_a_symmetry_it_cannot_turn_into_polynomial_constraints():
 
     with pytest.raises(ValueError, match="acts non-linearly"):
         derive([a, b, c], 2, symmetries=[Square()])
+
+
+# --------------------------------------------------------------------------- units
+
+
+L, m, g, theta0 = sympy.symbols("L m g theta0", positive=True)
+PENDULUM_UNITS = {L: "m", m: "kg", g: "m/s**2"}
+
+
+def test_small_angle_pendulum_is_derived_from_units_alone():
+    d = derive([L, m, g], units=PENDULUM_UNITS, unit="s")
+    (C,) = d.constants
+    assert d.expr == C * sympy.sqrt(L / g)
+    assert str(d) == (
+        "Derivation: power law C*L**e_L*m**e_m*g**e_g in (L, m, g), unit s (time)\n"
+        "  start: 4 unknowns, the constant and 3 exponents\n"
+        "  length: e_L + e_g = 0: removed 1, 3 free\n"
+        "  mass: e_m = 0: removed 1, 2 free\n"
+        "  time: -2*e_g = 1: removed 1, 1 free\n"
+        "  result: C*sqrt(L)/sqrt(g)\n"
+        "  free constants: C"
+    )
+
+
+def test_units_given_by_name_and_the_fitted_constant_is_two_pi():
+    import torch
+
+    d = derive([L, g], units={"L": "m", "g": "m/s**2"}, unit="s")
+    law = symnn.priors.SympyModule(d)
+    x = torch.tensor([[0.5, 9.81], [2.0, 1.62], [30.0, 24.8]], dtype=torch.float64)
+    period = 2 * torch.pi * torch.sqrt(x[:, :1] / x[:, 1:])
+    fit = symnn.priors.fit_constants(law, x, period)
+    assert abs(fit.constants["C"] - 2 * sympy.pi.evalf()) < 1e-12
+
+
+def test_heron_from_units_keeps_the_quartic_monomials():
+    d = derive(
+        [a, b, c],
+        4,
+        homogeneous=False,
+        units={a: "m", b: "m", c: "m"},
+        unit="m**4",  # A in length², so A² in length⁴
+        zero_sets=DEGENERATE,
+        symmetries=[symnn.Permutation(3)],
+    )
+    assert is_zero(d.expr - d.constants[0] * HERON_P)
+    assert str(d).splitlines()[:3] == [
+        "Derivation: polynomial of degree at most 4 in (a, b, c)",
+        "  start: 35 monomials, 35 free coefficients",
+        "  has unit m**4 (length^4): removed 20, 15 free",
+    ]
+
+
+def test_a_unit_no_power_law_carries_gives_a_trivial_derivation():
+    d = derive([L, m], units={L: "m", m: "kg"}, unit="s")
+    assert d.is_trivial and d.expr == 0
+    assert str(d).splitlines()[-2:] == [
+        "  time: 0 = 1: removed 1, 0 free (no non-zero form satisfies these constraints)",
+        "  result: 0 (no non-zero form satisfies these constraints)",
+    ]
+
+
+def test_a_dimensionless_group_means_no_power_law():
+    with pytest.raises(ValueError, match=r"dimensionless group.*theta0"):
+        derive([L, g, theta0], units={L: "m", g: "m/s**2", theta0: "rad"}, unit="s")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"units": PENDULUM_UNITS}, "together"),
+        ({"unit": "s"}, "together"),
+        ({}, "needs a degree"),
+        ({"units": {L: "m", m: "kg"}, "unit": "s"}, "missing"),
+        ({"units": {**PENDULUM_UNITS, "x": "m"}, "unit": "s"}, "not symbols"),
+        ({"units": PENDULUM_UNITS, "unit": "s", "symmetries": [("even", [L])]}, "give a degree"),
+        ({"units": PENDULUM_UNITS, "unit": "bananas"}, "does not know"),
+    ],
+)
+def test_unit_arguments_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        derive([L, m, g], **kwargs)

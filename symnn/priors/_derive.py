@@ -27,6 +27,8 @@ from symnn._symmetry import (
     parity_constraint,
     permutation_constraint,
 )
+from symnn.priors._units import describe_unit, monomial_dimension, power_law_steps, symbol_dimensions
+from symnn.units._parse import parse_unit
 
 __all__ = ["derive", "Derivation", "Step", "as_symbol_tuple"]
 
@@ -103,7 +105,10 @@ class Derivation:
     symbols : tuple of sympy.Symbol
         The variables, in the order given to :func:`derive`.
     ansatz : str
-        The general polynomial the derivation started from.
+        The general form the derivation started from (a polynomial, or a power law).
+    start : str
+        What was unknown at the start (monomial coefficients, or a power law's
+        constant and exponents).
     steps : tuple of Step
         Each constraint in the order applied, with the free coefficients it removed.
 
@@ -130,8 +135,10 @@ class Derivation:
         constants: tuple[sympy.Symbol, ...],
         basis: tuple[sympy.Expr, ...],
         expr: sympy.Expr,
+        start: str | None = None,
     ) -> None:
         self.symbols = symbols
+        self.start = start or f"{n_monomials} monomials, {n_monomials} free coefficients"
         self.ansatz = ansatz
         self.n_monomials = n_monomials
         self.steps = steps
@@ -147,7 +154,7 @@ class Derivation:
     def __str__(self) -> str:
         lines = [
             f"Derivation: {self.ansatz}",
-            f"  start: {self.n_monomials} monomials, {self.n_monomials} free coefficients",
+            f"  start: {self.start}",
         ]
         lines += [f"  {step}" for step in self.steps]
         if self.is_trivial:
@@ -169,12 +176,15 @@ class _Condition:
     """Linear equations on the coefficients: every coefficient of the image polynomial is 0.
 
     With ``divisor``: the image is the remainder of p on division by it (p divisible).
+    With ``excluded``: the image is p's part on those monomials (their coefficients vanish).
     Otherwise the image is ``p(mapping) - sign * p`` (``sign`` None: just ``p(mapping)``).
     """
 
     mapping: Mapping[sympy.Symbol, sympy.Expr] | None = None
     sign: int | None = None
     divisor: sympy.Expr | None = None
+    #: Monomials whose coefficient must vanish (a form of the wrong unit).
+    excluded: frozenset[Exponents] | None = None
 
 
 @dataclass(frozen=True)
@@ -289,6 +299,21 @@ def _zero_set_constraint(spec: Any, symbols: tuple[sympy.Symbol, ...]) -> _Const
     )
 
 
+def _power_law(symbols: tuple[sympy.Symbol, ...], dims: list, unit: str, prefix: str) -> Derivation:
+    target = parse_unit(unit, "the unit of the form")
+    raw_steps, monomial = power_law_steps(symbols, dims, target)
+    steps = tuple(Step(text, before, after) for text, before, after in raw_steps)
+    powers = "*".join(f"{s}**e_{s}" for s in symbols)
+    ansatz = f"power law {prefix}*{powers} in {_names(symbols)}, unit {describe_unit(unit)}"
+    start = f"{len(symbols) + 1} unknowns, the constant and {len(symbols)} exponents"
+    if monomial is None:
+        return Derivation(symbols, ansatz, len(symbols), steps, (), (), sympy.Integer(0), start)
+    constant = sympy.Symbol(prefix)
+    return Derivation(
+        symbols, ansatz, len(symbols), steps, (constant,), (monomial,), constant * monomial, start
+    )
+
+
 # -- linear algebra over the rationals -------------------------------------------------------
 
 
@@ -314,6 +339,8 @@ def _to_ring(ring: PolyRing, expr: sympy.Expr, what: str) -> PolyElement:
 def _images(condition: _Condition, monomials: list[Exponents], ring: PolyRing) -> list[PolyElement]:
     """The image polynomial of each monomial; the condition is: sum_i k_i image_i == 0."""
     polys = [ring({e: QQ(1)}) for e in monomials]
+    if condition.excluded is not None:
+        return [p if e in condition.excluded else ring.zero for e, p in zip(monomials, polys)]
     if condition.divisor is not None:
         divisor = _to_ring(ring, condition.divisor, "the zero set")
         # One polynomial is a Groebner basis of its ideal: the remainder is its unique
@@ -423,14 +450,16 @@ def _tidy_factor(poly: sympy.Expr, symbols: tuple[sympy.Symbol, ...]) -> sympy.E
 
 def derive(
     symbols: Any,
-    degree: int,
+    degree: int | None = None,
     *,
     homogeneous: bool = True,
     symmetries: Sequence[Any] = (),
     zero_sets: Sequence[Any] = (),
+    units: Mapping[Any, str] | None = None,
+    unit: str | None = None,
     constant_prefix: str = "C",
 ) -> Derivation:
-    r"""The most general polynomial that satisfies the given constraints.
+    r"""The most general polynomial (or power law) that satisfies the given constraints.
 
     Starts from :math:`p = \sum_i k_i m_i` over all monomials :math:`m_i` of total
     degree ``degree`` (``homogeneous=True``: a quantity of fixed dimension, e.g.
@@ -471,6 +500,19 @@ def derive(
         substitute together (``{a: 0, b: 0}`` is the line :math:`a = b = 0`); an
         expression ``f``: :math:`f` divides :math:`p` (for an irreducible :math:`f` whose
         real zeros form a hypersurface, the same as :math:`p = 0` wherever :math:`f = 0`).
+    units : mapping, optional
+        ``{symbol or name: unit}`` for every symbol (units as
+        :func:`symnn.units.parse_unit` reads them), with ``unit``, the form's unit.
+        With a ``degree``: a first constraint keeps the monomials that carry ``unit``
+        ("has unit m**4 (length^4)").  Without one (``degree=None``): the ansatz is
+        the power law :math:`C \prod_i x_i^{e_i}`, and each base dimension is one
+        linear equation on the exponents; a ``ValueError`` when the units leave an
+        exponent free (a dimensionless group: the form is :math:`C \prod_i
+        x_i^{e_i}\,\Phi(\Pi)`, see :func:`symnn.units.pi_groups`), a trivial
+        derivation when no power law carries ``unit``.  Zero sets and symmetries
+        need a degree.
+    unit : str, optional
+        The form's unit; given exactly when ``units`` is.
     constant_prefix : str
         Name of the free constant (``C``), or prefix of several (``C1, C2, ...``).
 
@@ -498,11 +540,27 @@ def derive(
     >>> x = sympy.Symbol("x")
     >>> derive([x], 3, homogeneous=False, symmetries=[("odd", [x])]).expr
     C1*x + C2*x**3
+
+    The small-angle pendulum from units alone (the mass cannot enter):
+
+    >>> L, m, g = sympy.symbols("L m g", positive=True)
+    >>> print(derive([L, m, g], units={L: "m", m: "kg", g: "m/s**2"}, unit="s"))
+    Derivation: power law C*L**e_L*m**e_m*g**e_g in (L, m, g), unit s (time)
+      start: 4 unknowns, the constant and 3 exponents
+      length: e_L + e_g = 0: removed 1, 3 free
+      mass: e_m = 0: removed 1, 2 free
+      time: -2*e_g = 1: removed 1, 1 free
+      result: C*sqrt(L)/sqrt(g)
+      free constants: C
     """
     symbols = as_symbol_tuple(symbols, "symbols")
     if not symbols:
         raise ValueError("derive needs at least one symbol")
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
+    if (units is None) != (unit is None):
+        raise ValueError("units (one per symbol) and unit (the form's) are given together or not at all")
+    if degree is None and units is None:
+        raise ValueError("derive needs a degree for a polynomial, or units and unit for a power law")
+    if degree is not None and (isinstance(degree, bool) or not isinstance(degree, int) or degree < 0):
         raise ValueError(f"degree must be a non-negative int; got {degree!r}")
     if not isinstance(constant_prefix, str) or not constant_prefix.isidentifier():
         raise ValueError(f"constant_prefix must be an identifier such as 'C'; got {constant_prefix!r}")
@@ -515,11 +573,21 @@ def derive(
     for name, specs in (("symmetries", symmetries), ("zero_sets", zero_sets)):
         if isinstance(specs, (str, Mapping, Symmetry, sympy.Basic)) or not isinstance(specs, Sequence):
             raise TypeError(f"{name} must be a list of constraints; got {specs!r}")
-    constraints = [_zero_set_constraint(z, symbols) for z in zero_sets]
-    constraints += [c for s in symmetries for c in _symmetry_constraints(s, symbols)]
-
+    if degree is None:
+        if zero_sets or symmetries:
+            raise ValueError("zero sets and symmetries constrain a polynomial: give a degree as well")
+        return _power_law(symbols, symbol_dimensions(units, symbols), str(unit), constant_prefix)
     degrees = [degree] if homogeneous else range(degree + 1)
     monomials = [e for d in degrees for e in _exponents(len(symbols), d)]
+    constraints = []
+    if units is not None and unit is not None:
+        dims = symbol_dimensions(units, symbols)
+        target = parse_unit(unit, "the unit of the form")
+        wrong = frozenset(e for e in monomials if monomial_dimension(e, dims) != target)
+        constraints.append(_Constraint(f"has unit {describe_unit(unit)}", (_Condition(excluded=wrong),)))
+    constraints += [_zero_set_constraint(z, symbols) for z in zero_sets]
+    constraints += [c for s in symmetries for c in _symmetry_constraints(s, symbols)]
+
     kind = "homogeneous polynomial of degree" if homogeneous else "polynomial of degree at most"
     ansatz = f"{kind} {degree} in {_names(symbols)}"
 
