@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_tensor
+from symnn._exact_scale import binary_exponent, ldexp
 
 __all__ = ["input_scale", "scale_normalize", "ScaleNormalize"]
 
@@ -27,13 +28,19 @@ def _order_free_sum(v: torch.Tensor) -> torch.Tensor:
 
 
 def _safe_norm(x: torch.Tensor) -> torch.Tensor:
-    squared = _order_free_sum(x * x)
+    # hypot-style: square the entries at the scale of the largest (an exact power of two,
+    # detached), so that squares neither overflow nor underflow, and scale the root back.
+    # Largest in [1, 2): the root's gradient, 2^(e-1) <= max|x|, never overflows.
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    e = binary_exponent(work.abs().amax(-1)) - 1
+    scaled = ldexp(work, -e.unsqueeze(-1))
+    squared = _order_free_sum(scaled * scaled)
     # sqrt has an infinite derivative at 0; evaluate it away from 0 and select, so that
     # the gradient (and Hessian) at x = 0 is 0 rather than NaN.  Test "== 0", not "> 0":
     # a NaN row must reach the sqrt and stay NaN.
     zero = squared == 0
     root = torch.sqrt(torch.where(zero, torch.ones_like(squared), squared))
-    return torch.where(zero, torch.zeros_like(root), root)
+    return ldexp(torch.where(zero, torch.zeros_like(root), root), e).to(x.dtype)
 
 
 def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
@@ -144,7 +151,11 @@ def scale_normalize(
     # Divide by a safe stand-in where s = 0 and select afterwards: where() must never
     # hold a NaN or inf branch, or its gradient is NaN.
     s_safe = torch.where(zero, torch.ones_like(s), s)
-    u = torch.where(zero.unsqueeze(-1), torch.zeros_like(x), x / s_safe.unsqueeze(-1))
+    # Divide at the scale's own exponent (exact powers of two, detached), which gives the
+    # same quotient: for a subnormal s, 1/s overflows, and so would the quotient's gradient.
+    e = binary_exponent(s_safe)
+    u = ldexp(x, -e.unsqueeze(-1)) / ldexp(s_safe, -e).unsqueeze(-1)
+    u = torch.where(zero.unsqueeze(-1), torch.zeros_like(x), u)
     y = fn(u)
     if not isinstance(y, torch.Tensor) or y.shape[: s.ndim] != s.shape:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
