@@ -99,7 +99,8 @@ def triangles(n: int, dtype: torch.dtype, seed: int = 0) -> np.ndarray:
     big = np.ldexp(rng.uniform(0.5, 1.0, third), random_exponents(rng, third, dtype))
     small = np.ldexp(rng.uniform(0.5, 1.0, third), random_exponents(rng, third, dtype))
     x, y = np.maximum(big, small), np.minimum(big, small)
-    z = x - y + 2 * y * rng.uniform(0.0, 1.0, third)
+    with np.errstate(over="ignore"):  # x + y may leave the range: such rows are dropped
+        z = x - y * rng.uniform(-1.0, 1.0, third)
     needles = np.stack([x, y, z], axis=-1)
     # Nearly flat: the longest edge a hair below the sum of the others.
     rest = n - 2 * third
@@ -107,8 +108,8 @@ def triangles(n: int, dtype: torch.dtype, seed: int = 0) -> np.ndarray:
     bc = s * rng.uniform(0.5, 1.0, (rest, 2))
     hair = np.ldexp(1.0, -rng.integers(2, _MANTISSA[dtype] - 1, rest))
     flat = np.concatenate([bc, (bc.sum(-1) * (1 - hair))[:, None]], axis=-1)
-    rows = np.concatenate([generic, needles, flat, np.array(KAHAN_TRIANGLES)])
-    return _in_dtype(rows, dtype)
+    rows = _in_dtype(np.concatenate([generic, needles, flat, np.array(KAHAN_TRIANGLES)]), dtype)
+    return rows[np.isfinite(rows).all(-1)]
 
 
 def vectors(n: int, dtype: torch.dtype, seed: int = 0) -> list[np.ndarray]:
