@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from symnn._checks import check_dim, check_module, check_tensor
+from symnn._checks import check_dim, check_int, check_module, check_tensor
 
 __all__ = ["sort_canonical", "PermutationSort"]
 
@@ -82,8 +82,7 @@ class PermutationSort(nn.Module):
 
     def __init__(self, net: nn.Module, dim: int = -1, descending: bool = True) -> None:
         super().__init__()
-        if isinstance(dim, bool) or not isinstance(dim, int):
-            raise TypeError(f"dim must be an int; got {type(dim).__name__}")
+        check_int(dim, "dim")
         self.net = check_module(net)
         self.dim = dim
         self.descending = bool(descending)

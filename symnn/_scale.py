@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_tensor
+from symnn._checks import check_module, check_number, check_tensor
 from symnn._exact_scale import binary_exponent, ldexp
 
 __all__ = ["input_scale", "scale_normalize", "ScaleNormalize"]
@@ -98,12 +98,6 @@ def _check_scale_spec(scale: ScaleSpec) -> ScaleSpec:
     return scale
 
 
-def _check_degree(degree: float) -> float:
-    if isinstance(degree, bool) or not isinstance(degree, (int, float)) or not math.isfinite(degree):
-        raise ValueError(f"degree must be a finite number; got {degree!r}")
-    return float(degree)
-
-
 def scale_normalize(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, degree: float, scale: ScaleSpec = "sum"
 ) -> torch.Tensor:
@@ -144,7 +138,7 @@ def scale_normalize(
     >>> scale_normalize(area, 3 * x, degree=2) / scale_normalize(area, x, degree=2)
     tensor([[9.]])
     """
-    degree = _check_degree(degree)
+    degree = check_number(degree, "degree")
     s = input_scale(x, _check_scale_spec(scale))
     # Test "s == 0", not "not s > 0": a NaN scale must flow on into the output as NaN.
     zero = s == 0
@@ -210,7 +204,7 @@ class ScaleNormalize(nn.Module):
     def __init__(self, net: nn.Module, degree: float, scale: ScaleSpec = "sum") -> None:
         super().__init__()
         self.net = check_module(net)
-        self.degree = _check_degree(degree)
+        self.degree = check_number(degree, "degree")
         self.scale = _check_scale_spec(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

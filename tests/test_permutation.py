@@ -105,3 +105,11 @@ def test_permutation_of_the_wrong_size_is_refused_by_the_checker():
 def test_repr_shows_the_settings():
     text = repr(symnn.PermutationSort(symnn.MLP(3, 1), descending=False))
     assert "dim=-1, descending=False" in text and "(net): MLP(" in text
+
+
+def test_sort_canonical_dim_1_0_is_refused():
+    # Issue 10, item 9: a float dim was passed on to torch.sort, which accepted it silently.
+    with pytest.raises(TypeError, match=r"dim must be an int; got float 1\.0"):
+        sort_canonical(torch.ones(2, 3), dim=1.0)
+    with pytest.raises(TypeError, match="dim must be an int; got bool"):
+        symnn.PermutationSort(symnn.MLP(3, 1), dim=True)

@@ -174,8 +174,8 @@ def test_scale_normalize_keeps_leading_dimensions_and_output_shape():
     [
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2, scale="l2"), ValueError, "scale must be one of"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), math.nan), ValueError, "degree must be a finite"),
-        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), True), ValueError, "degree must be a finite"),
-        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), "2"), ValueError, "degree must be a finite"),
+        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), True), TypeError, "degree must be a number; got bool"),
+        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), "2"), TypeError, "degree must be a number; got str"),
         (lambda: symnn.ScaleNormalize(lambda x: x, 2), TypeError, "nn.Module"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2)([1.0, 2.0, 3.0]), TypeError, "torch.Tensor"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2)(torch.ones(4, 2)), ValueError, r"\(\.\.\., 3\)"),
