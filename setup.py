@@ -27,9 +27,9 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "hypothesis>=6"],
         "docs": ["sphinx>=7"],
-        "dev": ["pytest>=7", "sphinx>=7", "ruff==0.17.6"],
+        "dev": ["pytest>=7", "hypothesis>=6", "sphinx>=7", "ruff==0.17.6"],
     },
     entry_points={"console_scripts": ["symnn-zoo=zoo.__main__:main"]},
     classifiers=[
