@@ -50,17 +50,18 @@ def heron_area(edges: torch.Tensor) -> torch.Tensor:
     work = edges.float() if edges.dtype in (torch.float16, torch.bfloat16) else edges
     a, b, c = work.sort(dim=-1, descending=True).values.unbind(-1)
     # The degree-4 product leaves the float range long before the area does, so each factor
-    # is formed at a scale that makes it of order one, exactly (powers of two, detached):
+    # is formed at a scale that puts it in [1, 4) or so, exactly (powers of two, detached):
     # the pair ~ a at a's exponent; c + (a - b) at c's, where a needle's short edge keeps
-    # its bits; c - (a - b), which vanishes at a flat triangle, at its own (so its gradient,
-    # A / (2 (c - (a - b))), stays in range too).  a - b is exact (Sterbenz: b >= a/2 in a
-    # valid triangle), and so is c - (a - b) up to one rounding, as in Kahan's order.
-    ea, ec = binary_exponent(a), binary_exponent(c)
+    # its bits; c - (a - b), which vanishes at a flat triangle, at its own.  Every factor
+    # >= 1 keeps every gradient in the chain below the area itself (A / (2 factor)).
+    # a - b is exact (Sterbenz: b >= a/2 in a valid triangle), and c - (a - b) rounds once,
+    # as in Kahan's order.
+    ea, ec = binary_exponent(a) - 1, binary_exponent(c) - 1
     a1, b1, c1 = (ldexp(t, -ea) for t in (a, b, c))
     d = a - b
     flat = c - d
     # Of ec's parity, so that the root's exponent, ea + (ec + ef) / 2, is whole.
-    ef = binary_exponent(flat)
+    ef = binary_exponent(flat) - 1
     ef = ef - (ef - ec) % 2
     product = ((a1 + (b1 + c1)) * (a1 + (b1 - c1))) * (ldexp(flat, -ef) * (ldexp(c, -ec) + ldexp(d, -ec)))
     # Two negative edges can make the product positive; mark them invalid (a constant
