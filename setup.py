@@ -29,12 +29,13 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "hypothesis>=6"],
         # sphinx-mathjax-offline ships MathJax's files: the docs render maths offline.
         "docs": ["sphinx>=7", "sphinx-mathjax-offline>=0.0.2"],
         # build: CI builds the sdist and the wheel and installs the wheel as users do.
         "dev": [
             "pytest>=7",
+            "hypothesis>=6",
             "sphinx>=7",
             "sphinx-mathjax-offline>=0.0.2",
             "ruff==0.17.6",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +36,7 @@ def check_module(net: Any, name: str = "net") -> nn.Module:
 
 def check_dim(x: torch.Tensor, dim: int, name: str = "x") -> int:
     """``dim`` normalised to a non-negative index of ``x``'s dimensions."""
+    check_int(dim, "dim")
     if x.ndim == 0:
         raise ValueError(f"{name} must have at least one dimension; got a 0-dim tensor")
     if not -x.ndim <= dim < x.ndim:
@@ -44,7 +47,7 @@ def check_dim(x: torch.Tensor, dim: int, name: str = "x") -> int:
 def check_int(value: Any, name: str, *, minimum: int | None = None) -> int:
     """``value`` itself, after checking it is an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+        raise TypeError(f"{name} must be an int; got {type(value).__name__} {value!r}")
     if minimum is not None and value < minimum:
         kind = "positive" if minimum == 1 else f"at least {minimum}"
         raise ValueError(f"{name} must be {kind}; got {value!r}")
@@ -120,3 +123,34 @@ def check_elements(elements: Any) -> Any:
             f'elements must be None, "all" or a non-empty list of group elements; got {elements!r}'
         )
     return elements
+
+
+def check_number(value: Any, name: str, *, positive: bool = False) -> float:
+    """``value`` as a float, after checking it is a finite real number (positive if asked).
+
+    Strings, ``None`` and bools are refused with the argument's name, never by ``float()``.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or (positive and not value > 0):
+        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number; got {value!r}")
+    return value
+
+
+def check_positive_float(value: Any, name: str) -> float:
+    """``value`` as a float, after checking it is a finite number > 0 (a tolerance, a scale)."""
+    return check_number(value, name, positive=True)
+
+
+def check_callable(fn: Any, name: str = "fn") -> Any:
+    """``fn`` itself, after checking it can be called (a function or an ``nn.Module``)."""
+    if not callable(fn):
+        raise TypeError(f"{name} must be a callable (a function or an nn.Module); got {type(fn).__name__}")
+    return fn
+
+
+def values_readable(t: torch.Tensor) -> bool:
+    """Whether a check may read ``t``'s values (``bool()``): not on the meta device, which
+    has none, and not while ``torch.compile`` traces, where it would break the graph."""
+    return t.device.type != "meta" and not torch.compiler.is_compiling()

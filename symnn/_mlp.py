@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -78,6 +78,11 @@ class MLP(nn.Module):
         activation: Activation = "silu",
     ) -> None:
         super().__init__()
+        if isinstance(hidden, str) or not isinstance(hidden, Iterable):
+            raise TypeError(
+                f"hidden must be a sequence of layer widths, e.g. ({hidden!r},) for one layer; "
+                f"got {type(hidden).__name__} {hidden!r}"
+            )
         hidden = tuple(hidden)
         sizes = [in_features, *hidden, out_features]
         for size in sizes:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_tensor
+from symnn._checks import check_callable, check_module, check_tensor
 from symnn._symmetry import Parity, Permutation, Rotation, Scaling, Symmetry, layer_symmetry
 
 __all__ = ["odd_part", "even_part", "Odd", "Even"]
@@ -46,6 +46,7 @@ def odd_part(fn: Function, x: torch.Tensor) -> torch.Tensor:
     >>> odd_part(torch.exp, torch.tensor([0.0, 1.0]))  # sinh
     tensor([0.0000, 1.1752])
     """
+    check_callable(fn)
     check_tensor(x)
     return (fn(x) - fn(-x)) / 2
 
@@ -68,6 +69,7 @@ def even_part(fn: Function, x: torch.Tensor) -> torch.Tensor:
     >>> even_part(torch.exp, torch.tensor([0.0, 1.0]))  # cosh
     tensor([1.0000, 1.5431])
     """
+    check_callable(fn)
     check_tensor(x)
     return (fn(x) + fn(-x)) / 2
 

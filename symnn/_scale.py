@@ -8,7 +8,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_tensor
+from symnn._checks import check_module, check_number, check_tensor
+from symnn._exact_scale import binary_exponent, ldexp
 from symnn._symmetry import Parity, Permutation, Scaling, Symmetry, layer_symmetry
 
 __all__ = ["input_scale", "scale_normalize", "ScaleNormalize"]
@@ -28,13 +29,19 @@ def _order_free_sum(v: torch.Tensor) -> torch.Tensor:
 
 
 def _safe_norm(x: torch.Tensor) -> torch.Tensor:
-    squared = _order_free_sum(x * x)
+    # hypot-style: square the entries at the scale of the largest (an exact power of two,
+    # detached), so that squares neither overflow nor underflow, and scale the root back.
+    # Largest in [1, 2): the root's gradient, 2^(e-1) <= max|x|, never overflows.
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    e = binary_exponent(work.abs().amax(-1)) - 1
+    scaled = ldexp(work, -e.unsqueeze(-1))
+    squared = _order_free_sum(scaled * scaled)
     # sqrt has an infinite derivative at 0; evaluate it away from 0 and select, so that
     # the gradient (and Hessian) at x = 0 is 0 rather than NaN.  Test "== 0", not "> 0":
     # a NaN row must reach the sqrt and stay NaN.
     zero = squared == 0
     root = torch.sqrt(torch.where(zero, torch.ones_like(squared), squared))
-    return torch.where(zero, torch.zeros_like(root), root)
+    return ldexp(torch.where(zero, torch.zeros_like(root), root), e).to(x.dtype)
 
 
 def input_scale(x: torch.Tensor, scale: ScaleSpec = "sum") -> torch.Tensor:
@@ -92,12 +99,6 @@ def _check_scale_spec(scale: ScaleSpec) -> ScaleSpec:
     return scale
 
 
-def _check_degree(degree: float) -> float:
-    if isinstance(degree, bool) or not isinstance(degree, (int, float)) or not math.isfinite(degree):
-        raise ValueError(f"degree must be a finite number; got {degree!r}")
-    return float(degree)
-
-
 def scale_normalize(
     fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, degree: float, scale: ScaleSpec = "sum"
 ) -> torch.Tensor:
@@ -138,14 +139,18 @@ def scale_normalize(
     >>> scale_normalize(area, 3 * x, degree=2) / scale_normalize(area, x, degree=2)
     tensor([[9.]])
     """
-    degree = _check_degree(degree)
+    degree = check_number(degree, "degree")
     s = input_scale(x, _check_scale_spec(scale))
     # Test "s == 0", not "not s > 0": a NaN scale must flow on into the output as NaN.
     zero = s == 0
     # Divide by a safe stand-in where s = 0 and select afterwards: where() must never
     # hold a NaN or inf branch, or its gradient is NaN.
     s_safe = torch.where(zero, torch.ones_like(s), s)
-    u = torch.where(zero.unsqueeze(-1), torch.zeros_like(x), x / s_safe.unsqueeze(-1))
+    # Divide at the scale's own exponent (exact powers of two, detached), which gives the
+    # same quotient: for a subnormal s, 1/s overflows, and so would the quotient's gradient.
+    e = binary_exponent(s_safe)
+    u = ldexp(x, -e.unsqueeze(-1)) / ldexp(s_safe, -e).unsqueeze(-1)
+    u = torch.where(zero.unsqueeze(-1), torch.zeros_like(x), u)
     y = fn(u)
     if not isinstance(y, torch.Tensor) or y.shape[: s.ndim] != s.shape:
         got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
@@ -200,7 +205,7 @@ class ScaleNormalize(nn.Module):
     def __init__(self, net: nn.Module, degree: float, scale: ScaleSpec = "sum") -> None:
         super().__init__()
         self.net = check_module(net)
-        self.degree = _check_degree(degree)
+        self.degree = check_number(degree, "degree")
         self.scale = _check_scale_spec(scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,14 @@ from typing import Any
 
 import torch
 
-from symnn._checks import check_count, check_scalable, check_tensor
+from symnn._checks import (
+    check_count,
+    check_number,
+    check_positive_float,
+    check_scalable,
+    check_tensor,
+    values_readable,
+)
 from symnn._wigner import apply_irreps_rotation, parse_irreps
 
 __all__ = [
@@ -340,6 +347,13 @@ def _as_scalar_element(g: Any) -> torch.Tensor:
     return g if isinstance(g, torch.Tensor) else torch.tensor(float(g), dtype=torch.float64)
 
 
+def _few(g: torch.Tensor) -> str:
+    """A short description of an element's values for an error message."""
+    if g.numel() <= 6:
+        return repr(g.tolist())
+    return f"a tensor of shape {tuple(g.shape)} starting {g.flatten()[:6].tolist()}"
+
+
 def _scale_rows(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Multiply each row of ``x`` by ``g``: ``g`` is 0-dim or has x's leading shape."""
     return x * g.to(dtype=x.dtype, device=x.device).unsqueeze(-1)
@@ -381,12 +395,20 @@ class Parity(Symmetry):
     def inverse(self, g):
         return g
 
+    def _element(self, g) -> torch.Tensor:
+        """``g`` as a tensor, after checking it holds signs, +1 or -1."""
+        g = _as_scalar_element(g)
+        if values_readable(g) and not bool(((g == 1) | (g == -1)).all()):
+            raise ValueError(f"an element of {self!r} is a sign, +1 or -1 (or one per row); got {_few(g)}")
+        return g
+
     def act_input(self, g, x):
-        return _scale_rows(_as_scalar_element(g), check_tensor(x, "x", floating=False))
+        return _scale_rows(self._element(g), check_tensor(x, "x", floating=False))
 
     def act_output(self, g, y):
         y = check_tensor(y, "y", floating=False)
-        return _scale_rows(_as_scalar_element(g), y) if self.sign == -1 else y
+        g = self._element(g)
+        return _scale_rows(g, y) if self.sign == -1 else y
 
     def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
         return [parity_constraint(symbols, self.sign)]
@@ -453,13 +475,23 @@ class Permutation(Symmetry):
             raise ValueError(
                 f"{self!r} permutes a last dimension of size {self.n}; got {what} of shape {tuple(t.shape)}"
             )
-        index = torch.as_tensor(g, device=t.device)
+        index = torch.as_tensor(g)
         if index.ndim == 0 or index.shape[-1] != self.n:
             # Indexing with a shorter index would silently return a narrower tensor.
             raise ValueError(
                 f"an element of {self!r} is an index tensor of shape (..., {self.n}); "
                 f"got shape {tuple(index.shape)}"
             )
+        if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+            raise TypeError(f"an element of {self!r} is an integer index tensor; got dtype {index.dtype}")
+        # Checked where the element lives (usually the CPU), before it moves to t's device.
+        if values_readable(index):
+            ordered = torch.arange(self.n, device=index.device).expand(index.shape)
+            if not torch.equal(index.sort(dim=-1).values, ordered):
+                raise ValueError(
+                    f"an element of {self!r} holds each index 0..{self.n - 1} once (a permutation); got {_few(index)}"
+                )
+        index = index.to(t.device)
         if index.ndim == 1:
             return t[..., index]
         return t.gather(-1, index.expand(t.shape))
@@ -509,12 +541,15 @@ class Scaling(Symmetry):
     """
 
     def __init__(self, degree: float = 1.0, scale_range: tuple[float, float] = (0.5, 2.0)) -> None:
-        low, high = (float(v) for v in scale_range)
-        if not (0.0 < low <= high < math.inf):
+        self.degree = check_number(degree, "degree")
+        if not isinstance(scale_range, Sequence) or isinstance(scale_range, str) or len(scale_range) != 2:
+            raise TypeError(
+                f"scale_range must be a pair of numbers (low, high), e.g. (0.5, 2.0); "
+                f"got {type(scale_range).__name__} {scale_range!r}"
+            )
+        low, high = (check_positive_float(v, "each end of scale_range") for v in scale_range)
+        if not low <= high:
             raise ValueError(f"scale_range must satisfy 0 < low <= high < inf; got {scale_range!r}")
-        if not math.isfinite(float(degree)):
-            raise ValueError(f"degree must be a finite number; got {degree!r}")
-        self.degree = float(degree)
         self.scale_range = (low, high)
 
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
@@ -525,11 +560,18 @@ class Scaling(Symmetry):
     def inverse(self, g):
         return 1.0 / _as_scalar_element(g)
 
+    def _element(self, g) -> torch.Tensor:
+        """``g`` as a tensor, after checking it holds finite positive scales."""
+        g = _as_scalar_element(g)
+        if values_readable(g) and not bool(((g > 0) & torch.isfinite(g)).all()):
+            raise ValueError(f"an element of {self!r} is a finite scale > 0 (or one per row); got {_few(g)}")
+        return g
+
     def act_input(self, g, x):
-        return _scale_rows(_as_scalar_element(g), check_scalable(x, "x", self))
+        return _scale_rows(self._element(g), check_scalable(x, "x", self))
 
     def act_output(self, g, y):
-        return _scale_rows(_as_scalar_element(g) ** self.degree, check_scalable(y, "y", self))
+        return _scale_rows(self._element(g) ** self.degree, check_scalable(y, "y", self))
 
     def polynomial_constraints(self, symbols: Sequence[Any]) -> list[PolynomialConstraint]:
         raise ValueError(

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_tensor
+from symnn._checks import check_module, check_tensor, values_readable
 
 __all__ = [
     "grad",
@@ -393,7 +393,8 @@ def box_distance(
     chosen = _dims(x, dims, "box_distance")
     lo = _bounds(low, len(chosen), "low", x)
     hi = _bounds(high, len(chosen), "high", x)
-    if not bool((lo < hi).all()):
+    # Read the values only where they exist (the meta device has none).
+    if values_readable(lo) and not bool((lo < hi).all()):
         raise ValueError(f"box_distance: need low < high in every coordinate; got low={low!r}, high={high!r}")
     coords = x[..., chosen]
     return ((coords - lo) * (hi - coords)).prod(-1)

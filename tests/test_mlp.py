@@ -77,3 +77,13 @@ def test_repr_shows_the_settings():
     text = repr(symnn.MLP(3, 1, hidden=(8, 8), activation="tanh"))
     assert "in_features=3, out_features=1, hidden=(8, 8), activation='tanh'" in text
     assert "activation='LeakyReLU'" in repr(symnn.MLP(3, 1, activation=torch.nn.LeakyReLU))
+
+
+def test_mlp_hidden_64_names_the_argument():
+    # Issue 10, item 9: "'int' object is not iterable" did not say which argument.
+    with pytest.raises(
+        TypeError, match=r"hidden must be a sequence of layer widths, e.g. \(64,\).*got int 64"
+    ):
+        symnn.MLP(3, 1, hidden=64)
+    with pytest.raises(TypeError, match="hidden must be a sequence"):
+        symnn.MLP(3, 1, hidden="64")

@@ -107,3 +107,10 @@ def test_parity_layers_refuse_bad_arguments(layer):
 def test_functional_parts_refuse_non_tensors(part):
     with pytest.raises(TypeError, match=r"torch\.Tensor"):
         part(torch.exp, 1.0)
+
+
+@pytest.mark.parametrize("part", [odd_part, even_part])
+def test_odd_part_of_3_names_the_function_argument(part):
+    # Issue 10, item 9: the arguments swapped, odd_part(3, x), said "'int' object is not callable".
+    with pytest.raises(TypeError, match=r"fn must be a callable .*got int"):
+        part(3, torch.ones(2))

@@ -174,3 +174,11 @@ def test_permutation_layers_state_their_symmetry():
     assert repr(symnn.PermutationSortEquivariant(inner, n=3).symmetry) == repr(
         symnn.Scaling(1) * symnn.Permutation(3, equivariant=True)
     )
+
+
+def test_sort_canonical_dim_1_0_is_refused():
+    # Issue 10, item 9: a float dim was passed on to torch.sort, which accepted it silently.
+    with pytest.raises(TypeError, match=r"dim must be an int; got float 1\.0"):
+        sort_canonical(torch.ones(2, 3), dim=1.0)
+    with pytest.raises(TypeError, match="dim must be an int; got bool"):
+        symnn.PermutationSort(symnn.MLP(3, 1), dim=True)

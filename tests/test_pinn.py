@@ -259,3 +259,13 @@ def test_hard_boundary_refuses_fields_that_do_not_fit_the_output():
         u(torch.rand(4, 2))
     with pytest.raises(TypeError, match="distance"):
         pinn.HardBoundary(tanh_mlp(2, torch.float32), boundary_value=0.0, distance=1.0)
+
+
+def test_hard_boundary_runs_on_the_meta_device():
+    # Issue 10, item 9: box_distance's check low < high read values through bool(), which the
+    # meta device (shape inference, deferred init) does not have.
+    u = pinn.HardBoundary(symnn.MLP(2, 1), boundary_value=1.0, distance=pinn.box_distance).to("meta")
+    out = u(torch.empty(4, 2, device="meta"))
+    assert out.device.type == "meta" and out.shape == (4, 1)
+    with pytest.raises(ValueError, match="need low < high"):
+        pinn.box_distance(torch.rand(4, 2), low=1.0, high=0.0)

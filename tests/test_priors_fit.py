@@ -1,5 +1,7 @@
 """fit_constants: closed-form least squares where constants enter linearly, else L-BFGS."""
 
+import math
+
 import pytest
 import sympy
 import torch
@@ -140,3 +142,44 @@ def test_bad_input_is_named():
         fit_constants(lambda v: v, xs, xs)
     with pytest.raises(ValueError, match="max_iter"):
         fit_constants(linear, xs, xs, max_iter=0)
+
+
+def _heron_rows_with_one_invalid_triangle():
+    edges = 1 + torch.rand(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    area = symnn.functional.heron_area(edges)
+    edges[7] = torch.tensor([1.0, 1.0, 3.0], dtype=torch.float64)  # a > b + c: no triangle
+    area[7] = 0.5  # a finite (wrong) target, so only the domain can tell
+    return edges, area
+
+
+@pytest.mark.parametrize("method", ["auto", "lbfgs"])
+def test_fit_constants_names_rows_outside_the_domain_instead_of_fitting_them(method):
+    edges, area = _heron_rows_with_one_invalid_triangle()
+    with pytest.raises(
+        ValueError, match=r"1 of 50 rows are outside the domain .*x\[7\]; .*drop_invalid=True"
+    ):
+        fit_constants(priors.heron_module(), edges, area, method=method)
+    # Leading batch dimensions: the row is named by its index in x.
+    with pytest.raises(ValueError, match=r"x\[\(0, 7\)\]"):
+        fit_constants(priors.heron_module(), edges.reshape(5, 10, 3), area.reshape(5, 10), method=method)
+
+
+@pytest.mark.parametrize("method", ["auto", "lbfgs"])
+def test_fit_constants_drops_rows_outside_the_domain_only_when_asked(method):
+    edges, area = _heron_rows_with_one_invalid_triangle()
+    result = fit_constants(priors.heron_module(), edges, area, method=method, drop_invalid=True)
+    assert result.dropped == 1
+    assert abs(result.constants["C"] * 16 - 1) < 1e-12
+    assert math.isfinite(result.residual) and result.residual < 1e-12
+    clean = fit_constants(priors.heron_module(), edges[:7], area[:7])
+    assert clean.dropped == 0
+
+
+def test_fit_constants_drops_non_finite_data_rows_when_asked():
+    xs = torch.linspace(0.1, 1, 10, dtype=torch.float64).unsqueeze(-1)
+    ys = 3 * xs.squeeze(-1)
+    ys[[2, 5]] = math.nan
+    with pytest.raises(ValueError, match=r"2 of 10 rows .*x\[2, 5\]"):
+        fit_constants(SympyModule(k * x, [x]), xs, ys)
+    result = fit_constants(SympyModule(k * x, [x]), xs, ys, drop_invalid=True)
+    assert result.dropped == 2 and abs(result.constants["k"] - 3) < 1e-14

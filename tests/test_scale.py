@@ -174,8 +174,8 @@ def test_scale_normalize_keeps_leading_dimensions_and_output_shape():
     [
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2, scale="l2"), ValueError, "scale must be one of"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), math.nan), ValueError, "degree must be a finite"),
-        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), True), ValueError, "degree must be a finite"),
-        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), "2"), ValueError, "degree must be a finite"),
+        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), True), TypeError, "degree must be a number; got bool"),
+        (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), "2"), TypeError, "degree must be a number; got str"),
         (lambda: symnn.ScaleNormalize(lambda x: x, 2), TypeError, "nn.Module"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2)([1.0, 2.0, 3.0]), TypeError, "torch.Tensor"),
         (lambda: symnn.ScaleNormalize(symnn.MLP(3, 1), 2)(torch.ones(4, 2)), ValueError, r"\(\.\.\., 3\)"),
@@ -192,3 +192,68 @@ def test_bad_arguments_are_refused(make, error, match):
 def test_repr_shows_the_settings():
     assert "degree=2, scale='sum'" in repr(symnn.ScaleNormalize(symnn.MLP(3, 1), 2))
     assert "degree=-0.5, scale='half_l1'" in repr(symnn.ScaleNormalize(symnn.MLP(3, 1), -0.5, scale=half_l1))
+
+
+# Issue 10, items 2 and 3: the norm's squares and the quotient's gradient left the float range.
+
+
+def test_input_scale_norm_does_not_underflow_at_3e_24_float32():
+    x = torch.tensor([[3e-24, 4e-24]], requires_grad=True)
+    s = input_scale(x, "norm")
+    torch.testing.assert_close(s, torch.tensor([5e-24]), rtol=2 * 2**-23, atol=0)
+    (grad,) = torch.autograd.grad(s.sum(), x)
+    torch.testing.assert_close(grad, torch.tensor([[0.6, 0.8]]))
+    # ScaleNormalize no longer takes it for the zero input.
+    net = offset_mlp(2)
+    layer = symnn.ScaleNormalize(net, degree=0, scale="norm")
+    torch.testing.assert_close(layer(x.detach()), net(torch.tensor([[0.6, 0.8]])))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_input_scale_norm_does_not_overflow_at_1e44_times_x(dtype):
+    big = 1e44 if dtype == torch.float64 else 1e34
+    x = (torch.tensor([[3.0, 4.0]], dtype=torch.float64) * big).to(dtype).requires_grad_(True)
+    s = input_scale(x, "norm")
+    torch.testing.assert_close(s / big, torch.tensor([5.0], dtype=dtype))
+    (grad,) = torch.autograd.grad(s.sum(), x)
+    torch.testing.assert_close(grad, torch.tensor([[0.6, 0.8]], dtype=dtype))
+    x64 = torch.tensor([[3e300, -4e300, 0.0]], dtype=torch.float64)
+    assert float(input_scale(x64, "norm")) == 5e300
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_input_scale_norm_within_4_ulp_with_correct_gradients_over_the_whole_range(dtype):
+    import _mp_reference
+
+    for rows in _mp_reference.vectors(400, dtype, seed=1):
+        values, grads = _mp_reference.norm_errors(rows, dtype)
+        assert values.size > 90
+        assert values.max() <= 4, f"worst error {values.max():.2f} ulp for rows of {rows.shape[-1]}"
+        assert grads.max() <= 8 * torch.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("scale", ["sum", "norm", "max"])
+@pytest.mark.parametrize("degree", [2, 1, 0.5, 0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_scale_normalize_gradient_is_finite_at_a_subnormal_scale(scale, degree, dtype):
+    tiny = 1e-40 if dtype == torch.float32 else 1e-310
+    torch.manual_seed(0)
+    net = offset_mlp(3).to(dtype)
+    layer = symnn.ScaleNormalize(net, degree=degree, scale=scale)
+    x = (torch.tensor([[1.0, 2.0, 3.0]], dtype=torch.float64) * tiny).to(dtype).requires_grad_(True)
+    y = layer(x)
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert torch.isfinite(y).all() and torch.isfinite(grad).all()
+    # The same as at a normal scale, scaled by tiny^k and tiny^(k - 1) (where those are
+    # normal), to the few bits a subnormal intermediate such as s * g'(u) keeps.
+    unit = (x.detach() / x.detach().abs().max()).requires_grad_(True)
+    ratio = float(x.detach().abs().max())
+    y1 = layer(unit)
+    (grad1,) = torch.autograd.grad(y1.sum(), unit)
+    smallest = torch.finfo(dtype).tiny
+    if ratio**degree > smallest:
+        torch.testing.assert_close(y.double(), y1.double() * ratio**degree, rtol=1e-5, atol=0)
+    if degree <= 1:  # the gradient grows like tiny^(k - 1): compare it scaled down
+        torch.testing.assert_close(grad.double() * ratio ** (1 - degree), grad1.double(), rtol=0.05, atol=0)
+    elif ratio ** (degree - 1) > smallest:
+        torch.testing.assert_close(grad.double(), grad1.double() * ratio ** (degree - 1), rtol=0.05, atol=0)

@@ -259,3 +259,79 @@ def test_listing_elements_makes_a_user_symmetry_finite():
     x_aug, _ = symnn.augment(x, None, Flip(), copies="orbit")
     assert torch.equal(x_aug, torch.cat([x, -x]))
     assert symnn.symmetry_penalty(symnn.MLP(2, 1).double(), x, Flip(), elements="all") > 0
+
+
+# Issue 10, item 9: messages that name the argument, and elements no longer accepted silently.
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: symnn.Scaling(degree=None), TypeError, "degree must be a number; got NoneType"),
+        (
+            lambda: symnn.Scaling(scale_range=1),
+            TypeError,
+            r"scale_range must be a pair of numbers \(low, high\)",
+        ),
+        (
+            lambda: symnn.Scaling(scale_range=(1.0, "2")),
+            TypeError,
+            "each end of scale_range must be a number",
+        ),
+        (
+            lambda: symnn.Scaling(scale_range=(0.0, 2.0)),
+            ValueError,
+            "each end of scale_range must be a finite positive",
+        ),
+    ],
+)
+def test_scaling_arguments_are_named_in_their_errors(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_a_parity_element_of_2_is_refused_not_applied():
+    x = torch.ones(2, 3)
+    for act in (symnn.Parity(-1).act_input, symnn.Parity(-1).act_output, symnn.Parity(+1).act_output):
+        with pytest.raises(ValueError, match=r"is a sign, \+1 or -1 .*got 2\.0"):
+            act(torch.tensor(2.0), x)
+    with pytest.raises(ValueError, match="is a sign"):
+        symnn.Parity(-1).act_input(torch.tensor([1.0, 0.0]), x)  # one per row, one bad
+    assert torch.equal(symnn.Parity(-1).act_input(-1, x), -x)
+
+
+def test_a_scaling_element_of_minus_1_is_refused_not_applied():
+    x = torch.ones(2, 3)
+    sym = symnn.Scaling(degree=2)
+    for bad in (-1.0, 0.0, math.inf, math.nan):
+        for act in (sym.act_input, sym.act_output):
+            with pytest.raises(ValueError, match="is a finite scale > 0"):
+                act(torch.tensor(bad), x)
+    assert torch.equal(sym.act_output(torch.tensor([2.0, 3.0]), x), torch.tensor([[4.0] * 3, [9.0] * 3]))
+
+
+@pytest.mark.parametrize(
+    "g, error, match",
+    [
+        (torch.tensor([0, 1, 5]), ValueError, r"each index 0\.\.2 once .*got \[0, 1, 5\]"),
+        (torch.tensor([0, -1, 1]), ValueError, "each index 0..2 once"),
+        (torch.tensor([0, 0, 2]), ValueError, "each index 0..2 once"),
+        (torch.tensor([[0, 1, 2], [2, 2, 0]]), ValueError, "each index 0..2 once"),
+        (torch.tensor([0.0, 1.0, 2.0]), TypeError, "integer index tensor; got dtype torch.float32"),
+        (torch.tensor([True, False, True]), TypeError, "integer index tensor"),
+    ],
+)
+def test_permutation_act_input_refuses_out_of_range_or_non_integer_indices(g, error, match):
+    sym = symnn.Permutation(3, equivariant=True)
+    x = torch.ones(2, 3)
+    with pytest.raises(error, match=match):
+        sym.act_input(g, x)
+    with pytest.raises(error, match=match):
+        sym.act_output(g, x)
+
+
+def test_element_checks_skip_the_meta_device():
+    x = torch.empty(4, 3, device="meta")
+    assert symnn.Parity(-1).act_input(torch.tensor(-1.0, device="meta"), x).device.type == "meta"
+    assert symnn.Scaling(2).act_output(torch.tensor(2.0, device="meta"), x).device.type == "meta"
+    assert symnn.Permutation(3).act_input(torch.tensor([2, 0, 1], device="meta"), x).shape == (4, 3)

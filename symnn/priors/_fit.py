@@ -36,6 +36,9 @@ class FitResult:
         ``"+lbfgs"`` when refined, or ``"lbfgs"``.
     constants : dict of str to float
         The fitted constants (for a :class:`SympyModule`; empty otherwise).
+    dropped : int
+        Rows left out as outside the expression's domain (only with
+        ``drop_invalid=True``; 0 otherwise).
 
     Examples
     --------
@@ -53,6 +56,7 @@ class FitResult:
     residual: float
     method: str
     constants: dict[str, float] = field(default_factory=dict)
+    dropped: int = 0
 
     def __iter__(self):
         return iter((self.module, self.residual))
@@ -98,7 +102,9 @@ def _linear_form(module: SympyModule, free: tuple[sympy.Symbol, ...]) -> _Linear
 
 def _solve_linear(
     module: SympyModule, form: _LinearForm, free: tuple[sympy.Symbol, ...], x: torch.Tensor, y: torch.Tensor
-) -> None:
+) -> torch.Tensor:
+    """Solve for the free constants; if some rows give non-finite features or targets,
+    solve nothing and return them (a mask over the rows)."""
     fixed_values = [
         p.to(dtype=x.dtype, device=x.device)
         for s, p in zip(module.constant_symbols, module.constants.values())
@@ -114,14 +120,12 @@ def _solve_linear(
     target = y.detach().reshape(-1) ** form.root - offset
     finite = torch.isfinite(design).all(-1) & torch.isfinite(target)
     if not bool(finite.all()):
-        raise ValueError(
-            f"{int((~finite).sum())} of {finite.numel()} rows give non-finite features or targets; "
-            "drop them before fitting"
-        )
+        return ~finite
     solution = least_squares(design, target)
     with torch.no_grad():
         for s, value in zip(free, solution):
             module.constants[str(s)].copy_(value)
+    return ~finite
 
 
 def _lbfgs(module: nn.Module, x: torch.Tensor, y: torch.Tensor, max_iter: int, history: int = 10) -> None:
@@ -218,6 +222,22 @@ def _prediction(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"fit_constants needs one output per row, (..., 1); the module gave {tuple(out.shape)}")
 
 
+def _not_finite(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The rows of ``x`` (N, d) whose prediction at the current constants is not finite."""
+    with torch.no_grad():
+        return ~torch.isfinite(_prediction(module, x))
+
+
+def _describe(rows: torch.Tensor, batch: torch.Size, limit: int = 10) -> str:
+    """Row indices into a batch of shape ``batch``, the first ``limit`` of them."""
+    index = [
+        tuple(r) if len(batch) > 1 else r[0]
+        for r in torch.stack(torch.unravel_index(rows, batch), -1).tolist()
+    ]
+    shown = ", ".join(map(str, index[:limit]))
+    return shown + (f", ... ({len(index)} in all)" if len(index) > limit else "")
+
+
 def fit_constants(
     module: nn.Module,
     x: torch.Tensor,
@@ -226,6 +246,7 @@ def fit_constants(
     method: str = "auto",
     refine: bool = False,
     max_iter: int = 100,
+    drop_invalid: bool = False,
 ) -> FitResult:
     r"""Fit a module's constants to data: :math:`\min_C \sum_i (f(x_i; C) - y_i)^2`.
 
@@ -244,6 +265,12 @@ def fit_constants(
 
     Constants with ``requires_grad=False`` stay fixed.  The module is updated in place.
 
+    Every row must lie in the expression's domain: a row whose data, features or
+    fitted prediction are not finite (e.g. an invalid triangle, where
+    :math:`\sqrt{C P}` with :math:`P < 0` is NaN for every :math:`C > 0`) would bias
+    the fit silently, so it raises a ``ValueError`` naming the rows, unless
+    ``drop_invalid=True`` leaves them out (and ``FitResult.dropped`` says how many).
+
     Parameters
     ----------
     module : SympyModule or nn.Module
@@ -259,6 +286,9 @@ def fit_constants(
         for an affine form, whose closed form already minimises it).
     max_iter : int
         L-BFGS iterations at most.
+    drop_invalid : bool
+        Leave out, and count, the rows outside the expression's domain (non-finite
+        data, features or prediction) and fit the rest, instead of raising.
 
     Returns
     -------
@@ -321,18 +351,45 @@ def fit_constants(
             f"got {type(module).__name__}"
         )
 
-    if form is None:
-        _lbfgs(module, x, y, max_iter)
-        used = "lbfgs"
+    x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1)
+    kept = torch.arange(x.shape[0], device=x.device)
+    for _ in range(3):
+        xs, ys = x[kept], y[kept]
+        bad = ~(torch.isfinite(xs).all(-1) & torch.isfinite(ys))
+        if not bool(bad.any()):
+            if form is None:
+                bad = _not_finite(module, xs)
+                if bool(bad.all()):
+                    raise ValueError(
+                        "the loss at the starting values of the constants is not finite on any row "
+                        "(outside the expression's domain?); start from other values"
+                    )
+                if not bool(bad.any()):
+                    _lbfgs(module, xs, ys, max_iter)
+                    used = "lbfgs"
+            else:
+                assert isinstance(module, SympyModule)  # a linear form is only found for one
+                bad = _solve_linear(module, form, free, xs, ys)
+                used = "linear" if form.root == 1 else "linear-in-root"
+                if refine and form.root > 1 and not bool(bad.any()):
+                    _lbfgs(module, xs, ys, max_iter)
+                    used += "+lbfgs"
+            if not bool(bad.any()):
+                bad = _not_finite(module, xs)
+                if not bool(bad.any()):
+                    break
+        if not drop_invalid or bool(bad.all()):
+            expr = module.expr if isinstance(module, SympyModule) else type(module).__name__
+            raise ValueError(
+                f"fit_constants: {int(bad.sum())} of {x.shape[0]} rows are outside the domain of {expr} "
+                f"(their data, features or fitted prediction are non-finite): x[{_describe(kept[bad], batch)}]; "
+                "remove them, or pass drop_invalid=True to fit the others"
+            )
+        kept = kept[~bad]
     else:
-        assert isinstance(module, SympyModule)  # a linear form is only found for one
-        _solve_linear(module, form, free, x, y)
-        used = "linear" if form.root == 1 else "linear-in-root"
-        if refine and form.root > 1:
-            _lbfgs(module, x, y, max_iter)
-            used += "+lbfgs"
+        raise ValueError("fit_constants: rows kept leaving the domain after three refits; clean the data")
 
     with torch.no_grad():
-        residual = float(torch.sqrt(torch.mean((_prediction(module, x) - y) ** 2)))
+        residual = float(torch.sqrt(torch.mean((_prediction(module, xs) - ys) ** 2)))
     constants = module.constant_values() if isinstance(module, SympyModule) else {}
-    return FitResult(module, residual, used, constants)
+    return FitResult(module, residual, used, constants, dropped=x.shape[0] - kept.numel())
