@@ -321,11 +321,15 @@ def _rodrigues_fusible(v: torch.Tensor) -> torch.Tensor:
     same float64 rounding of t in float32.  Series in t (no square root) keep the first
     and second derivatives finite and accurate at t = 0 and across the threshold.
     """
-    x, y, z = v.unbind(-1)
+    # Planar layout: inductor vectorizes a loop only over unit-stride loads and stores,
+    # so the coordinates are made contiguous columns (one transposing copy) and R is
+    # computed as 9 contiguous columns, transposed once at the end.  Without this, the
+    # stride-3 reads of v and stride-9 writes of R left the whole fused loop scalar.
+    x, y, z = v.movedim(-1, 0).contiguous().unbind(0)
     if v.dtype == torch.float64 or v.device.type == "mps":
         t = x * x + y * y + z * z
     else:
-        wx, wy, wz = v.double().unbind(-1)
+        wx, wy, wz = x.double(), y.double(), z.double()
         t = (wx * wx + wy * wy + wz * wz).to(v.dtype)
     threshold = _FUSED_SERIES_THRESHOLD
     t_series = t.clamp_max(threshold)  # not minimum/maximum: they halve the gradient at a tie
@@ -352,7 +356,7 @@ def _rodrigues_fusible(v: torch.Tensor) -> torch.Tensor:
         bxz - ay, byz + ax, c + bz * z,
     )
     # fmt: on
-    return torch.stack(entries, dim=-1).unflatten(-1, (3, 3))
+    return torch.stack(entries, dim=0).movedim(0, -1).contiguous().unflatten(-1, (3, 3))
 
 
 class _SO3ExpFunction(torch.autograd.Function):
