@@ -13,6 +13,14 @@ Contenders and the targets from the project's issue:
 - e3nn's axis-angle route ``o3.axis_angle_to_matrix(v / |v|, |v|)``: >= 3x;
 - ``torch.linalg.matrix_exp(hat(v))``: >= 20x.
 
+Then the fused rotation head: ``torch.compile(so3_exp)`` (the fusible path) and eager
+``so3_exp`` as multiples of the copy floor, in the same interleaved run.  The floor
+is the least memory traffic of one step: forward reads ``v`` (3 numbers per rotation)
+and writes ``R`` (9); backward reads the cotangent (9) and ``v`` (3) and writes
+``∂L/∂v`` (3): 27 numbers per rotation.  A ``copy_`` of 13.5 numbers per rotation
+reads and writes exactly that much, so its time is the floor (target: compiled within
+5x of it).
+
 A contender whose package is not installed is skipped.  roma is a benchmark-only
 dependency (``pip install roma``); symnn never imports it.
 
@@ -62,8 +70,13 @@ def step(fn: Callable[[torch.Tensor], torch.Tensor], v: torch.Tensor, cotangent:
 def main() -> None:
     parser = benchmark_parser(__doc__, repeats=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--no-compile", action="store_true", help="skip the fused-head (compiled) table")
+    parser.add_argument("--only-compile", action="store_true", help="only the fused-head (compiled) table")
     args = parse_benchmark_args(parser)
 
+    if args.only_compile:
+        fused_head(args.sizes, args.repeats)
+        return
     fns = contenders()
     others = [name for name in TARGETS if name in fns]
     missing = [name for name in TARGETS if name not in fns]
@@ -98,6 +111,42 @@ def main() -> None:
     targets = ", ".join(f"{name} >= {TARGETS[name]}x" for name in others)
     print(f"\nx<name>: symnn's throughput in multiples of <name>'s; targets {targets}.")
     print("below target: " + ("; ".join(shortfalls) if shortfalls else "none"))
+    if not args.no_compile:
+        fused_head(args.sizes, args.repeats)
+
+
+def fused_head(sizes: list[int], repeats: int) -> None:
+    """Eager and compiled so3_exp, forward+backward, as multiples of the copy floor."""
+    compiled = torch.compile(so3_exp, fullgraph=True, dynamic=False)
+    print("\nfused head: time / copy floor (floor = copy of 27 numbers of traffic per rotation)")
+    header = f"{'dtype':<8} {'n':>9} {'floor ms':>9} {'eager ms':>9} {'compiled ms':>12} {'eager/floor':>12} {'compiled/floor':>15}"
+    print(header)
+    print("-" * len(header))
+    generator = torch.Generator().manual_seed(1)
+    for dtype in (torch.float32, torch.float64):
+        for n in sizes:
+            v = torch.randn(n, 3, generator=generator, dtype=dtype)
+            cotangent = torch.randn(n, 3, 3, generator=generator, dtype=dtype)
+            source = torch.randn(27 * n // 2, generator=generator, dtype=dtype)
+            target = torch.empty_like(source)
+            step(compiled, v, cotangent)()  # compile outside the timing
+            medians = interleaved_medians(
+                {
+                    "floor": lambda s=source, t=target: t.copy_(s),
+                    "eager": step(so3_exp, v, cotangent),
+                    "compiled": step(compiled, v, cotangent),
+                },
+                repeats,
+                warmup=1,
+            )
+            floor = medians["floor"]
+            dtype_name = str(dtype).removeprefix("torch.")
+            print(
+                f"{dtype_name:<8} {n:>9} {floor * 1e3:9.2f} {medians['eager'] * 1e3:9.1f} "
+                f"{medians['compiled'] * 1e3:12.1f} {medians['eager'] / floor:12.1f} "
+                f"{medians['compiled'] / floor:15.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ values); the choice is explained at ``_EXP_SERIES``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.autograd.forward_ad as forward_ad
 from torch import nn
@@ -83,14 +85,24 @@ def _exp_series(dtype: torch.dtype) -> tuple[float, int]:
 def _horner(t: torch.Tensor, terms: tuple[float, ...]) -> torch.Tensor:
     """Σ terms[n] tⁿ.
 
-    Multiply, then add in place (nothing autograd saved is overwritten).  Not
-    ``addcmul`` on a 0-dim constant: under ``jacfwd(jacrev(...))`` that gave a tangent
-    of the wrong dtype in torch 2.13 (a RuntimeError in the ``lerp`` that follows).
+    Multiply, then add in place (nothing autograd saved is overwritten).  The leading
+    coefficient multiplies as a 0-dim tensor of ``t``'s dtype (see :func:`_scalar`).
     """
-    result = t * terms[-1] + terms[-2]
+    result = (t * _scalar(t, terms[-1])).add_(terms[-2])
     for c in reversed(terms[:-2]):
         result = (result * t).add_(c)
     return result
+
+
+def _scalar(like: torch.Tensor, c: float) -> torch.Tensor:
+    """The constant c as a 0-dim tensor of ``like``'s dtype and device.
+
+    Forward-mode AD in torch 2.13 gives ``x * 0.5`` (a Python float) a float64 tangent
+    for a float32 ``x``; the next op that checks dtypes (``lerp``, ``scatter``) then
+    fails, e.g. ``torch.func.hessian`` of a float32 ``so3_exp`` or ``so3_log``.  Every
+    constant that multiplies on a path that forward mode differentiates is made with this.
+    """
+    return like.new_full((), c)
 
 
 def _one_minus(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
@@ -175,15 +187,16 @@ def _differentiable_coefficients(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
     weight = _series_weight(t, threshold)
     t_series = t.clamp_max(threshold)
     t_closed = t.clamp_min(threshold)
-    half_angle = (0.25 * t_closed).sqrt()
+    half = _scalar(t, 0.5)
+    half_angle = (t_closed * _scalar(t, 0.25)).sqrt()
     sin_half, cos_half = half_angle.sin(), half_angle.cos()
     sinc_half = sin_half / half_angle
     a_closed = sinc_half * cos_half
-    b_closed = 0.5 * sinc_half * sinc_half
+    b_closed = half * sinc_half * sinc_half
     cos_theta = _one_minus(b_closed, t_closed)
-    half_inverse_t = 0.5 / t_closed
+    half_inverse_t = half / t_closed
     da_closed = (cos_theta - a_closed) * half_inverse_t
-    db_closed = torch.add(a_closed, b_closed, alpha=-2) * half_inverse_t
+    db_closed = (a_closed - b_closed - b_closed) * half_inverse_t
     a = torch.lerp(a_closed, _horner(t_series, _SINC_TERMS[:n_terms]), weight)
     b = torch.lerp(b_closed, _horner(t_series, _VERSINE_TERMS[:n_terms]), weight)
     da = torch.lerp(da_closed, _horner(t_series, _SINC_DERIVATIVE_TERMS[: n_terms - 1]), weight)
@@ -262,7 +275,7 @@ def _rodrigues_jvp(v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
     dx, dy, dz = dv.unbind(-1)
     t = _dot(x, y, z, x, y, z)
     a, b, da, db = _differentiable_coefficients(t)
-    dt = 2 * _dot(x, y, z, dx, dy, dz)
+    dt = _dot(x, y, z, dx, dy, dz) * _scalar(t, 2.0)
     d_a, d_b = da * dt, db * dt
     d_c = -(b * dt + t * d_b)
     # skew part: d(a v) = d_a v + a dv; symmetric part: d(b v vᵀ) = d_b v vᵀ + b (dv vᵀ + v dvᵀ)
@@ -280,6 +293,70 @@ def _rodrigues_jvp(v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
     )
     # fmt: on
     return torch.stack(entries, dim=-1).unflatten(-1, (3, 3))
+
+
+# --- the fusible form, for torch.compile ---------------------------------------------------
+
+# Below t = 1 the half-angle cos h and sin h / (2h) (h = θ/2, h² = t/4 ≤ 1/4) come from
+# their Taylor series in t, eight terms: every omitted term, and its first two
+# t-derivatives, is below 1e-16.  Above, the closed forms, whose derivatives lose only
+# ~eps/h² ≤ 4 eps to cancellation there.
+_FUSED_SERIES_THRESHOLD = 1.0
+_COS_HALF_TERMS = tuple((-0.25) ** n / math.factorial(2 * n) for n in range(8))
+_HALF_SINC_HALF_TERMS = tuple(0.5 * (-0.25) ** n / math.factorial(2 * n + 1) for n in range(8))
+
+
+def _rodrigues_fusible(v: torch.Tensor) -> torch.Tensor:
+    """R = exp(hat v) in plain differentiable elementwise ops, for torch.compile to fuse.
+
+    The eager :class:`_SO3ExpFunction` saves kernels by hand; under ``torch.compile``
+    every elementwise op of one pass fuses into one loop anyway, and a custom Function
+    with a value-dependent backward (``_SO3ExpFunction.backward``) stays a boundary
+    the compiler cannot fuse across.  So the compiled path is plain autograd over one
+    branch-free formula: the quaternion (w, σ v) of the half angle, w = cos h and
+    σ = sin h / θ from their series below ``_FUSED_SERIES_THRESHOLD`` and from sin, cos
+    above (each side at an argument clamped into its own range, so the discarded side is
+    finite with zero gradient), then the same normalised coefficients as
+    :func:`_rotation_coefficients` (RᵀR = I to the rounding of a few products) and the
+    same float64 rounding of t in float32.  Series in t (no square root) keep the first
+    and second derivatives finite and accurate at t = 0 and across the threshold.
+    """
+    # Planar layout: inductor vectorizes a loop only over unit-stride loads and stores,
+    # so the coordinates are made contiguous columns (one transposing copy) and R is
+    # computed as 9 contiguous columns, transposed once at the end.  Without this, the
+    # stride-3 reads of v and stride-9 writes of R left the whole fused loop scalar.
+    x, y, z = v.movedim(-1, 0).contiguous().unbind(0)
+    if v.dtype == torch.float64 or v.device.type == "mps":
+        t = x * x + y * y + z * z
+    else:
+        wx, wy, wz = x.double(), y.double(), z.double()
+        t = (wx * wx + wy * wy + wz * wz).to(v.dtype)
+    threshold = _FUSED_SERIES_THRESHOLD
+    t_series = t.clamp_max(threshold)  # not minimum/maximum: they halve the gradient at a tie
+    half_angle = t.clamp_min(threshold).sqrt() * _scalar(t, 0.5)
+    series = t < threshold
+    w = torch.where(series, _horner(t_series, _COS_HALF_TERMS), half_angle.cos())
+    sigma = torch.where(
+        series, _horner(t_series, _HALF_SINC_HALF_TERMS), half_angle.sin() / (half_angle + half_angle)
+    )
+    sigma_sq = sigma * sigma
+    w_sq = w * w
+    sigma_sq_t = sigma_sq * t
+    inverse_q_sq = 1 / (w_sq + sigma_sq_t)
+    a = (w + w) * sigma * inverse_q_sq
+    b = (sigma_sq + sigma_sq) * inverse_q_sq
+    c = (w_sq - sigma_sq_t) * inverse_q_sq
+    bx, by, bz = b * x, b * y, b * z
+    bxy, bxz, byz = bx * y, bx * z, by * z
+    ax, ay, az = a * x, a * y, a * z
+    # fmt: off
+    entries = (
+        c + bx * x, bxy - az, bxz + ay,
+        bxy + az, c + by * y, byz - ax,
+        bxz - ay, byz + ax, c + bz * z,
+    )
+    # fmt: on
+    return torch.stack(entries, dim=0).movedim(0, -1).contiguous().unflatten(-1, (3, 3))
 
 
 class _SO3ExpFunction(torch.autograd.Function):
@@ -392,9 +469,8 @@ def vee(m: torch.Tensor) -> torch.Tensor:
     check_tensor(m, "m")
     if m.ndim < 2 or m.shape[-2:] != (3, 3):
         raise ValueError(f"m must have shape (..., 3, 3); got {tuple(m.shape)}")
-    return 0.5 * torch.stack(
-        (m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]), dim=-1
-    )
+    differences = (m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1])
+    return torch.stack(differences, dim=-1) * _scalar(m, 0.5)
 
 
 def so3_exp(v: torch.Tensor) -> torch.Tensor:
@@ -456,6 +532,8 @@ def so3_exp(v: torch.Tensor) -> torch.Tensor:
             [ 0.,  0., -1.]], dtype=torch.float64)
     """
     _check_real_floating(v, "v", (3,))
+    if torch.compiler.is_compiling():
+        return _rodrigues_fusible(v)
     return _SO3ExpFunction.apply(v)[0]
 
 
@@ -515,7 +593,8 @@ def so3_log(r: torch.Tensor) -> torch.Tensor:
     _check_real_floating(r, "r", (3, 3))
     threshold, n_terms = _LOG_SERIES.get(r.dtype, _LOG_SERIES[torch.float32])
     w = vee(r)  # sin θ · u
-    c = 0.5 * (r.diagonal(dim1=-2, dim2=-1).sum(-1) - 1.0)  # cos θ
+    half = _scalar(r, 0.5)
+    c = (r.diagonal(dim1=-2, dim2=-1).sum(-1) - _scalar(r, 1.0)) * half  # cos θ
     s2 = (w * w).sum(-1)  # sin² θ
     # Branch masks (comparisons: no gradient).  NaN rows fall in the regular branch.
     small = (s2 < threshold) & (c > 0)
@@ -539,7 +618,7 @@ def so3_log(r: torch.Tensor) -> torch.Tensor:
     # Past π/2: the axis from the symmetric part's column with the largest diagonal,
     # whose squared norm is (1 - c)² u_k² ≥ (1 - c)²/3 ≥ 1/3 for a rotation.
     eye = torch.eye(3, dtype=r.dtype, device=r.device)
-    outer = 0.5 * (r + r.transpose(-1, -2)) - c[..., None, None] * eye  # (1 - c) u uᵀ
+    outer = (r + r.transpose(-1, -2)) * half - c[..., None, None] * eye  # (1 - c) u uᵀ
     k = outer.diagonal(dim1=-2, dim2=-1).argmax(dim=-1, keepdim=True)
     column = outer.gather(-1, k.unsqueeze(-2).expand(*outer.shape[:-1], 1)).squeeze(-1)
     column_norm_sq = (column * column).sum(-1)

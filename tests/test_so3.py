@@ -17,7 +17,7 @@ import torch.autograd.forward_ad as forward_ad
 
 import symnn
 from symnn import testing
-from symnn._so3 import _EXP_SERIES
+from symnn._so3 import _EXP_SERIES, _FUSED_SERIES_THRESHOLD, _rodrigues_fusible
 from symnn.functional import hat, so3_exp, so3_log, vee
 
 F64 = torch.float64
@@ -38,7 +38,7 @@ def _reference_exp(v: torch.Tensor) -> torch.Tensor:
 def _special_norms() -> list[float]:
     """|v| = 0, tiny, just below / at / above every series threshold of both dtypes, π, 1e3."""
     norms = [0.0, 1e-12, 1e-8, 1e-6]
-    for threshold, _ in _EXP_SERIES.values():
+    for threshold in [t for t, _ in _EXP_SERIES.values()] + [_FUSED_SERIES_THRESHOLD]:
         root = math.sqrt(threshold)
         norms += [root * (1 - 1e-6), root, root * (1 + 1e-6)]
     norms += [0.5, math.pi - 1e-6, math.pi, math.pi + 1e-6, 1e3]
@@ -46,6 +46,10 @@ def _special_norms() -> list[float]:
 
 
 SPECIAL_NORMS = _special_norms()
+
+# so3_exp has two paths, one formula each: the eager autograd.Function and the plain
+# differentiable form that torch.compile fuses.  The guarantees are checked on both.
+PATHS = {"eager": so3_exp, "fusible": _rodrigues_fusible}
 
 
 def _hessian_errors(fn, v: torch.Tensor) -> dict[str, float]:
@@ -146,25 +150,28 @@ def test_hat_vee_gradcheck():
 # --- so3_exp: the group properties ---------------------------------------------------------
 
 
-def test_float32_rotation_error_below_1e6_on_a_million_vectors():
+@pytest.mark.parametrize("path", list(PATHS))
+def test_float32_rotation_error_below_1e6_on_a_million_vectors(path):
     # Regression: the textbook coefficients carried sin/cos rounding into RᵀR, which
     # reached 1.3e-6 in float32 on about 1 vector in 10⁴ (the 2,000 above never saw it).
+    # Measured worst: 7.3e-7 (eager), 6.8e-7 (fusible).
     g = torch.Generator().manual_seed(5)
     direction = torch.nn.functional.normalize(torch.randn(1_000_000, 3, generator=g, dtype=F64), dim=-1)
     norms = 10 ** (torch.rand(1_000_000, 1, generator=g, dtype=F64) * 8 - 3)  # 1e-3 .. 1e5
-    r64 = so3_exp((direction * norms).float()).to(F64)
+    r64 = PATHS[path]((direction * norms).float()).to(F64)
     assert (r64.transpose(-1, -2) @ r64 - torch.eye(3, dtype=F64)).abs().max().item() <= 1e-6
     assert (torch.linalg.det(r64) - 1).abs().max().item() <= 1e-6
 
 
-def test_so3_exp_is_a_rotation_up_to_norm_1e3(dtype):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_so3_exp_is_a_rotation_up_to_norm_1e3(path, dtype):
     # Norms log-uniform over [1e-12, 1e3], exact zeros, and several batch dimensions.
     g = torch.Generator().manual_seed(2)
     norms = 10 ** (torch.rand(4, 500, 1, generator=g, dtype=F64) * 15 - 12)
     norms[0, :10] = 0.0
     norms[1, :10] = 1e3
     v = (torch.randn(4, 500, 3, generator=g, dtype=F64) * norms / 1.7).to(dtype)
-    r = so3_exp(v)
+    r = PATHS[path](v)
     assert r.shape == (4, 500, 3, 3) and r.dtype == dtype
     r64 = r.to(F64)
     tol = 1e-6 if dtype == torch.float32 else 1e-12
@@ -187,13 +194,14 @@ def test_so3_exp_is_equivariant_under_rotations(dtype):
     testing.assert_equivariant(symnn.SO3Exp(), Conjugation(), v, rtol=rtol, generator=g, n_elements=8)
 
 
-def test_so3_exp_matches_matrix_exp_and_high_precision_rodrigues(dtype):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_so3_exp_matches_matrix_exp_and_high_precision_rodrigues(path, dtype):
     # Tolerances grow like eps·|v|: θ = sqrt(t) carries a relative rounding error, and
     # sin θ an absolute one of |v| times that (float32 at |v| = 1e3: half an ulp of θ is
     # already 3e-5; measured worst over 20,000 axes 5.9e-5).
     norms = torch.tensor([*SPECIAL_NORMS, 0.03, 0.3, 2.0, 10.0, 100.0], dtype=F64)
     v = (_unit_vectors(len(norms), 6) * norms[:, None]).to(dtype)
-    r = so3_exp(v).to(F64)
+    r = PATHS[path](v).to(F64)
     scale = 1 + v.to(F64).norm(dim=-1)
     # float64 matrix_exp itself is only good to ~2e-11 near |v| = 0.03
     tol_matrix_exp = 3e-11 if dtype == F64 else 1.5e-7 * scale
@@ -221,9 +229,10 @@ def test_so3_exp_matches_matrix_exp_and_high_precision_rodrigues(dtype):
 
 
 @pytest.mark.parametrize("norm", SPECIAL_NORMS, ids=[f"{n:.9g}" for n in SPECIAL_NORMS])
-def test_so3_exp_value_gradient_hessian_are_accurate(norm, dtype):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_so3_exp_value_gradient_hessian_are_accurate(path, norm, dtype):
     v = (_unit_vectors(1, 8)[0] * norm).to(dtype)
-    errors = _hessian_errors(so3_exp, v)
+    errors = _hessian_errors(PATHS[path], v)
     tol = HESSIAN_TOL[dtype]
     assert all(math.isfinite(e) for e in errors.values()), errors
     assert max(errors.values()) <= tol, errors
@@ -287,21 +296,48 @@ def test_so3_exp_torch_func_agrees_with_autograd():
     torch.testing.assert_close(jac, torch.stack([torch.func.jacrev(layer)(q) for q in v]), rtol=0, atol=1e-12)
 
 
-def test_so3_exp_compiles_to_the_eager_result():
+def _paths_inputs(dtype) -> torch.Tensor:
+    """Random rotation vectors and every special norm (0, each threshold of both paths, π, 1e3)."""
     g = torch.Generator().manual_seed(12)
-    v = torch.randn(8, 3, generator=g, dtype=F64)
-    v[0] = 0.0
-    v[1] *= 1e-6
-    v = v.requires_grad_()
-    cotangent = torch.randn(8, 3, 3, generator=g, dtype=F64)
-    layer = symnn.SO3Exp()
-    compiled = torch.compile(layer)
+    special = _unit_vectors(len(SPECIAL_NORMS), 13) * torch.tensor(SPECIAL_NORMS, dtype=F64)[:, None]
+    return torch.cat([torch.randn(64, 3, generator=g, dtype=F64) * 2, special]).to(dtype)
+
+
+def test_so3_exp_eager_and_fusible_paths_agree(dtype):
+    # Two formulas of one map: values and gradients to rounding (float32: 2 ulp of the
+    # entries, times |v| where θ's own rounding dominates), finite everywhere.
+    v = _paths_inputs(dtype).requires_grad_()
+    cotangent = torch.randn(*v.shape, 3, generator=torch.Generator().manual_seed(14), dtype=dtype)
+    results = {}
+    for name, fn in PATHS.items():
+        r = fn(v)
+        (grad,) = torch.autograd.grad(r, v, cotangent)
+        assert r.isfinite().all() and grad.isfinite().all()
+        results[name] = (r.detach(), grad)
+    eps = torch.finfo(dtype).eps
+    scale = 1 + v.detach().norm(dim=-1)
+    for eager, fusible in zip(results["eager"], results["fusible"]):
+        error = (eager - fusible).abs().flatten(1).amax(1)
+        assert (error <= 8 * eps * scale**2).all(), error.max()
+
+
+@pytest.mark.slow
+def test_so3_exp_compiles_fullgraph_to_the_fusible_path():
+    # Under torch.compile so3_exp takes the fusible path (one graph, no break); its
+    # compiled values and gradients equal the eager fusible form to rounding.  float32
+    # only (the dtype the fused head is for): each dtype is a fresh compile of ~1 minute.
+    dtype = torch.float32
+    v = _paths_inputs(dtype).requires_grad_()
+    cotangent = torch.randn(*v.shape, 3, generator=torch.Generator().manual_seed(15), dtype=dtype)
+    compiled = torch.compile(symnn.SO3Exp(), fullgraph=True, dynamic=False)
     r_compiled = compiled(v)
     (grad_compiled,) = torch.autograd.grad(r_compiled, v, cotangent)
-    r_eager = layer(v)
+    r_eager = _rodrigues_fusible(v)
     (grad_eager,) = torch.autograd.grad(r_eager, v, cotangent)
-    torch.testing.assert_close(r_compiled, r_eager, rtol=0, atol=1e-5)
-    torch.testing.assert_close(grad_compiled, grad_eager, rtol=0, atol=1e-5)
+    eps = torch.finfo(dtype).eps
+    scale = 1 + v.detach().norm(dim=-1)[:, None, None]
+    assert ((r_compiled - r_eager).abs() <= 4 * eps * scale).all()
+    assert ((grad_compiled - grad_eager).abs() <= 4 * eps * scale[..., 0] ** 2).all()
 
 
 # --- so3_exp: dtype, shapes, bad input ---------------------------------------------------------
@@ -339,22 +375,24 @@ def test_so3_exp_rejects_bad_input():
         so3_log(torch.eye(3, dtype=torch.int32))
 
 
-def test_so3_exp_nan_in_gives_nan_out_in_that_row_only(dtype):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_so3_exp_nan_in_gives_nan_out_in_that_row_only(path, dtype):
     v = torch.tensor([[0.1, 0.2, 0.3], [float("nan"), 0.0, 0.0], [0.0, 0.0, 0.0]], dtype=dtype)
     v.requires_grad_()
-    r = so3_exp(v)
+    r = PATHS[path](v)
     assert r[1].isnan().all()
     assert r[[0, 2]].isfinite().all()
     r.sum().backward()
     assert v.grad[1].isnan().all() and v.grad[[0, 2]].isfinite().all()
 
 
-def test_so3_exp_infinite_or_overflowing_norm_gives_nan_in_that_row(dtype):
+@pytest.mark.parametrize("path", list(PATHS))
+def test_so3_exp_infinite_or_overflowing_norm_gives_nan_in_that_row(path, dtype):
     # Documented: |v|² overflowing (|v| ~ 1e20 in float32, 1e155 in float64) or an infinite
     # entry gives NaN, never a matrix that looks like a rotation.
     huge = 1e20 if dtype == torch.float32 else 1e155
     v = torch.tensor([[huge, 0.0, 0.0], [float("inf"), 0.0, 0.0], [1e3, -2e3, 5e2]], dtype=dtype)
-    r = so3_exp(v)
+    r = PATHS[path](v)
     assert r[:2].isnan().all()
     assert r[2].isfinite().all()
 
@@ -473,3 +511,40 @@ def test_so3_log_nan_in_gives_nan_out(dtype):
     r = torch.stack([torch.eye(3, dtype=dtype), torch.full((3, 3), float("nan"), dtype=dtype)])
     out = so3_log(r)
     assert out[1].isnan().all() and torch.equal(out[0], torch.zeros(3, dtype=dtype))
+
+
+# --- regression: float32 forward-over-reverse (issue 10, item 4) ---------------------------
+
+_SECOND_ORDER = {
+    "hessian": torch.func.hessian,
+    "jacfwd(jacfwd)": lambda f: torch.func.jacfwd(torch.func.jacfwd(f)),
+    "jacrev(jacrev)": lambda f: torch.func.jacrev(torch.func.jacrev(f)),
+}
+
+
+@pytest.mark.parametrize("transform", list(_SECOND_ORDER), ids=list(_SECOND_ORDER))
+def test_float32_hessian_expected_dtype_double_error_of_so3_exp_and_so3_log(transform, dtype):
+    # Python-float constants on the forward-mode path gave float32 inputs float64 tangents
+    # in torch 2.13 ("expected dtype double for `weight`", "scatter(): Expected self.dtype").
+    # Now hessian and vmap(hessian) run in both dtypes and agree with float64 and row by row.
+    second = _SECOND_ORDER[transform]
+    v64 = _unit_vectors(4, 21) * torch.tensor([[0.0], [1e-3], [0.7], [2.5]], dtype=F64)
+    weights = torch.randn(3, 3, generator=torch.Generator().manual_seed(22), dtype=F64)
+    tol = HESSIAN_TOL[dtype]
+    for fn, inputs in ((so3_exp, v64), (so3_log, so3_exp(v64[1:]))):  # log: not at the identity
+        x = inputs.to(dtype)
+
+        def functional(q, fn=fn):
+            out = fn(q).flatten()
+            return (out * weights.to(q.dtype).flatten()[: out.numel()]).sum()
+
+        batched = torch.vmap(second(functional))(x)
+        assert batched.dtype == dtype
+        for row, h in zip(x, batched):
+            single = second(functional)(row)
+            assert single.dtype == dtype
+            torch.testing.assert_close(h, single, rtol=0, atol=0)
+            reference = second(functional)(row.to(F64))
+            torch.testing.assert_close(
+                single.to(F64), reference, rtol=0, atol=tol * max(1.0, reference.abs().max().item())
+            )
