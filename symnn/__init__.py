@@ -5,7 +5,7 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, pinn, priors, testing
+from symnn import diagnostics, functional, pinn, priors, solve, testing
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
@@ -56,5 +56,7 @@ __all__ = [
     "functional",
     "pinn",
     "priors",
+    "solve",
+    "diagnostics",
     "testing",
 ]
