@@ -16,6 +16,7 @@ the iterations are never unrolled.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -132,6 +133,7 @@ def newton(
     *,
     bandwidth: int | None = None,
     tol: float | None = None,
+    xtol: float | None = None,
     max_iter: int = 50,
     max_halvings: int = 30,
 ) -> torch.Tensor:
@@ -143,7 +145,11 @@ def newton(
     :math:`\|R\|_2` by the Armijo factor :math:`1 - 10^{-4}\alpha` (a backtracking
     line search: the iterations reach the quadratic regime from far away as long as
     the Jacobian stays invertible along the way).  A system has converged when
-    :math:`\max_i |R_i| \le \text{tol}`.
+    :math:`\max_i |R_i| \le \text{tol}`, or when the Newton step is smaller than
+    ``xtol`` relative to the solution, :math:`\max_i|\delta_i| \le \text{xtol}\,\max_i|u_i|`
+    (in the quadratic regime the error after such a step is of order
+    :math:`\text{xtol}^2`: the residual is then at the rounding level of the terms it
+    sums, which ``tol`` cannot know).
 
     The returned :math:`u^*` carries the gradient of the implicit function theorem
     with respect to every tensor in ``params`` that requires grad: a backward pass
@@ -180,6 +186,9 @@ def newton(
         Convergence threshold on :math:`\max_i |R_i|` per system; default
         :math:`100\,\epsilon\,\max(1, \max_i |R_i(u_0)|)` (:math:`\epsilon` the dtype's
         machine epsilon), i.e. the residual reduced to rounding level.
+    xtol : float, optional
+        Relative size of a full Newton step that counts as converged; default
+        :math:`\sqrt\epsilon`, as SciPy's ``fsolve``.
     max_iter, max_halvings : int
         Iteration limit, and line-search halvings per iteration.
 
@@ -222,6 +231,9 @@ def newton(
         raise ValueError(f"max_iter must be a positive int; got {max_iter!r}")
     if tol is not None and not tol > 0:
         raise ValueError(f"tol must be positive; got {tol!r}")
+    if xtol is not None and not xtol >= 0:
+        raise ValueError(f"xtol must be non-negative; got {xtol!r}")
+    step_tol = math.sqrt(torch.finfo(u0.dtype).eps) if xtol is None else xtol
 
     fixed = [p.detach() if isinstance(p, torch.Tensor) else p for p in params]
     with torch.no_grad():
@@ -238,9 +250,10 @@ def newton(
             else 100 * torch.finfo(u.dtype).eps * size.clamp(min=1)
         )
         norm = torch.linalg.vector_norm(r, dim=-1)
+        done = size <= limit  # NaN counts as not converged
         iterations = 0
         while iterations < max_iter:
-            active = ~(size <= limit)  # NaN counts as not converged
+            active = ~done
             if not bool(active.any()):
                 break
             iterations += 1
@@ -265,7 +278,9 @@ def newton(
             u, r = trial_u, trial_r
             norm = torch.linalg.vector_norm(r, dim=-1)
             size = _max_abs(r)
-        failed = ~(size <= limit)
+            small = _max_abs(step) <= step_tol * _max_abs(u)
+            done = done | (size <= limit) | small
+        failed = ~done
         if bool(failed.any()):
             where = failed.nonzero().tolist()
             raise NewtonError(

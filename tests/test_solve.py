@@ -158,6 +158,7 @@ def test_nan_residual_is_a_failure():
         ({"bandwidth": -1}, ValueError, "bandwidth must be"),
         ({"max_iter": 0}, ValueError, "max_iter must be"),
         ({"tol": 0.0}, ValueError, "tol must be positive"),
+        ({"xtol": -1.0}, ValueError, "xtol must be non-negative"),
         ({"residual": lambda u: u.sum(-1)}, ValueError, "must have u's shape"),
     ],
 )
