@@ -187,3 +187,26 @@ def test_bad_input(change, error, match):
     options = {k: arguments.pop(k) for k in ("method", "sketch_size", "rtol") if k in arguments}
     with pytest.raises(error, match=match):
         gradient_alignment(**arguments, **options)
+
+
+def test_through_a_differentiable_solve():
+    """F = u(x) with u^3 + u = w0 x + w1 (symnn.solve.newton): J = [x, 1] / (3u^2 + 1), exact method."""
+
+    class Solved(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor([0.8, -0.3], dtype=torch.float64))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return symnn.solve.newton(
+                lambda u, w: u**3 + u - (w[0] * x + w[1]), torch.zeros_like(x), (self.w,)
+            )
+
+    x = torch.linspace(-2, 2, 9, dtype=torch.float64).unsqueeze(-1)
+    y = torch.cos(3 * x)
+    model = Solved()
+    report = gradient_alignment(model, mse_loss, x, y)
+    u = model(x).detach()
+    features = torch.cat([x, torch.ones_like(x)], dim=1) / (3 * u**2 + 1)
+    assert report.rank == 2
+    assert report.fraction == pytest.approx(analytic_fraction(features, u - y), abs=1e-12)
