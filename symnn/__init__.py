@@ -5,7 +5,7 @@ feeds data augmentation, loss penalties, structural layers and the equivariance
 checker in :mod:`symnn.testing`.
 """
 
-from symnn import functional, pinn, priors, testing, units
+from symnn import diagnostics, functional, pinn, priors, solve, testing, units
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._enforce import enforce
 from symnn._group_laws import check_group_laws
@@ -64,6 +64,8 @@ __all__ = [
     "functional",
     "pinn",
     "priors",
+    "solve",
+    "diagnostics",
     "testing",
     "units",
 ]
