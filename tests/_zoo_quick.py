@@ -29,10 +29,19 @@ def run_quick(problem: str, out: Path) -> dict:
     # The promise is "well under 2 minutes on 2 CPU cores"; measured 10-15 s per ladder.
     assert results["total_seconds"] < 120, f"quick {problem} took {results['total_seconds']:.0f} s"
     table = (out / "results.md").read_text(encoding="utf-8")
-    figures = ["0_summary.png", "training_cost.png", "symmetry_error.png", "training_loss.png"]
+    figures = [
+        "0_summary.png",
+        "training_cost.png",
+        "symmetry_error.png",
+        "training_loss.png",
+        "alignment.png",
+    ]
     for level in results["levels"]:
         assert {"errors", "metrics", "train_seconds", "cost_ratio_to_baseline", "history"} <= set(level)
         assert level["train_seconds"] > 0
+        alignment = level["history"]["alignment"]  # recorded for every level of every problem
+        assert alignment and len(alignment) == len(level["history"]["alignment_epochs"]), level["key"]
+        assert all(0 <= a["fraction"] <= 1 and a["loss"] >= 0 for a in alignment), level["key"]
         assert f"| {level['key']} " in table
         figures.append(f"pred_vs_true_level_{level['key']}.png")
     for name in figures:

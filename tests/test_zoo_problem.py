@@ -156,6 +156,14 @@ def test_run_problem_trains_fits_and_compares_costs(toy_run):
     )
     assert len(results["0"].history.loss) == 5 and results["0"].history.monitor_epochs == [0, 2, 5]
     assert results["1a"].history.loss == [] and results["1a"].history.monitor_values == [0.5]
+    # the gradient alignment on the default probe (the first training rows, MSE): at the
+    # checkpoints for a trained level, once after a closed-form fit
+    assert results["0"].history.alignment_epochs == [0, 2, 5] and results["1a"].history.alignment_epochs == [
+        0
+    ]
+    for result in results.values():
+        assert all(0 <= a["fraction"] <= 1 and a["method"] == "exact" for a in result.history.alignment)
+    assert results["1a"].history.alignment[0]["loss"] == 0.0  # the closed form is exact: nothing asked
     assert [f.holds for f in toy_run.findings] == [True, None, False]
 
 

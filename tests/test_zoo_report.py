@@ -25,6 +25,7 @@ EXPECTED_FILES = [
     "training_cost.png",
     "symmetry_error.png",
     "training_loss.png",
+    "alignment.png",
 ]
 
 

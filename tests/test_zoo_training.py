@@ -88,3 +88,34 @@ def test_timed_fit_returns_the_model_and_its_time():
     module = torch.nn.Linear(1, 1)
     trained = timed_fit(lambda: module)
     assert trained.model is module and trained.history.seconds >= 0 and trained.history.loss == []
+
+
+def test_alignment_is_recorded_at_the_checkpoints_outside_the_clock_and_changes_no_number():
+    def run(with_alignment):
+        model, x, y = _line_problem()
+
+        def alignment():
+            time.sleep(0.05)
+            report = symnn.diagnostics.gradient_alignment(model, torch.nn.functional.mse_loss, x[:8], y[:8])
+            return {"fraction": report.fraction, "loss": report.loss}
+
+        history = train(
+            model,
+            lambda: ((model(x) - y) ** 2).mean(),
+            epochs=20,
+            lr=1e-2,
+            final_lr=1e-4,
+            n_checkpoints=4,
+            progress=False,
+            alignment=alignment if with_alignment else None,
+        )
+        return model, history
+
+    plain_model, plain = run(False)
+    model, history = run(True)
+    assert history.alignment_epochs == [0, 5, 10, 15, 20] and len(history.alignment) == 5
+    assert all(0 <= a["fraction"] <= 1 for a in history.alignment)
+    assert history.monitor_epochs == [] and plain.alignment == []
+    assert history.loss == plain.loss  # bit for bit: recording moves nothing
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), plain_model.parameters()))
+    assert history.seconds < 5 * 0.05  # the sleeps are not training time

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,8 @@ __all__ = [
     "model_dtype",
     "relative_symmetry_error",
     "evaluate_regression",
+    "ALIGNMENT_PROBE_SIZE",
+    "default_alignment_probe",
 ]
 
 #: The kinds of bias, in the lecture's order.
@@ -206,6 +208,13 @@ class Problem:
         the ladder has one).
     extra_figures : callable, optional
         ``extra_figures(run, out) -> list of paths``: the problem's own figures.
+    alignment_probe : callable
+        ``alignment_probe(data, settings) -> (x, y, loss_fn)``: the small fixed probe batch
+        on which :func:`symnn.diagnostics.gradient_alignment` is recorded during training
+        (default :func:`default_alignment_probe`: the first training rows, MSE).
+    alignment_method : str
+        Its ``method``: ``"auto"`` (exact for small probes, the sketch otherwise), or
+        ``"exact"`` for a model whose backward is not differentiable (a solver's).
     """
 
     name: str
@@ -223,6 +232,10 @@ class Problem:
     monitor_column: str = "symmetry error"
     baseline_level: str = "0"
     extra_figures: Callable[[RunResult, Any], list[Any]] | None = None
+    alignment_probe: Callable[[Any, Any], tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]] = (
+        lambda data, settings: default_alignment_probe(data, settings)
+    )
+    alignment_method: str = "auto"
 
     def __post_init__(self) -> None:
         keys = self.level_keys
@@ -280,8 +293,36 @@ class Context:
             description=self.description,
             progress=self.progress,
             device=self.device,
+            alignment=self.alignment(model),
         )
         return Trained(model, history)
+
+    def alignment(self, model: nn.Module) -> Callable[[], dict[str, float | int | str]] | None:
+        """What records ``model``'s gradient alignment on the problem's probe batch (None: nothing to align).
+
+        Each call measures :func:`symnn.diagnostics.gradient_alignment` on the same
+        probe, with its own generator for the sketch's directions, so that recording
+        leaves the training's random stream and parameter gradients untouched.
+        """
+        if not any(p.requires_grad for p in model.parameters()):
+            return None
+        x, y, loss_fn = self.problem.alignment_probe(self.data, self.settings)
+        dtype = model_dtype(model)
+        x = x.to(dtype) if x.is_floating_point() else x
+        y = y.to(dtype) if y.is_floating_point() else y
+
+        def record() -> dict[str, float | int | str]:
+            report = symnn.diagnostics.gradient_alignment(
+                model,
+                loss_fn,
+                x,
+                y,
+                method=self.problem.alignment_method,
+                generator=torch.Generator(device=x.device).manual_seed(0),
+            )
+            return asdict(report)
+
+        return record
 
     def train_mse(
         self, model: nn.Module, x: torch.Tensor | None = None, y: torch.Tensor | None = None
@@ -299,6 +340,10 @@ class Context:
             trained.history.monitor_values.append(
                 float(self.problem.monitor(trained.model, self.data, self.settings))
             )
+        record_alignment = self.alignment(trained.model)
+        if record_alignment is not None:
+            trained.history.alignment_epochs.append(0)
+            trained.history.alignment.append(record_alignment())
         return trained
 
 
@@ -496,3 +541,25 @@ def run_problem(
         data,
         torch.get_num_threads(),
     )
+
+
+#: How many training rows :func:`default_alignment_probe` takes.
+ALIGNMENT_PROBE_SIZE = 16
+
+
+def default_alignment_probe(
+    data: Any, settings: Any
+) -> tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]:
+    """The first :data:`ALIGNMENT_PROBE_SIZE` training rows (``data.x``, ``data.y``) and the MSE.
+
+    The training rows are drawn at random, so their first rows are a fixed random
+    sample of them.  ``data`` may also be a mapping with keys ``"x"`` and ``"y"``.  A
+    problem whose data has no training rows gives its own ``alignment_probe``.
+    """
+    rows = data if isinstance(data, Mapping) else vars(data) if hasattr(data, "__dict__") else {}
+    if not ("x" in rows and "y" in rows):
+        raise TypeError(
+            "expected data with training rows x and y for the default alignment probe; got "
+            f"{type(data).__name__}: give the problem an alignment_probe"
+        )
+    return rows["x"][:ALIGNMENT_PROBE_SIZE], rows["y"][:ALIGNMENT_PROBE_SIZE], mse_loss

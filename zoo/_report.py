@@ -36,6 +36,8 @@ __all__ = [
     "versions",
     "new_figure",
     "save_figure",
+    "ALIGNMENT_FIGURE",
+    "alignment_figure",
 ]
 
 
@@ -223,6 +225,8 @@ def _level_json(result: LevelResult) -> dict[str, Any]:
             "loss": history.loss,
             "monitor_epochs": history.monitor_epochs,
             "monitor_values": history.monitor_values,
+            "alignment_epochs": history.alignment_epochs,
+            "alignment": history.alignment,
         },
     }
 
@@ -509,6 +513,7 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         )
     )
     figures.append((_history_figure(run, out / "training_loss.png", monitor=False), "training loss"))
+    figures.append((alignment_figure(run, out / ALIGNMENT_FIGURE), "gradient alignment beside the loss"))
 
     md_path = out / "results.md"
     names = [json_path.name, md_path.name, summary_path.name, *(p.name for p, _ in figures)]
@@ -549,3 +554,47 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
     md_path.write_text("\n".join(md), encoding="utf-8")
     json_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     return [json_path, md_path, *(p for p, _ in figures)]
+
+
+#: The gradient-alignment figure's file name.
+ALIGNMENT_FIGURE = "alignment.png"
+
+
+def alignment_figure(run: RunResult, path: Path) -> Path:
+    """Each level's training loss beside its gradient alignment on the problem's probe batch.
+
+    Left: the training loss per epoch (log axis).  Right: the fraction of the probe
+    loss's output gradient that the parameters can deliver,
+    :func:`symnn.diagnostics.gradient_alignment`, at the checkpoints (a level fitted in
+    closed form has one point, after the fit).  A low fraction with a high loss is
+    where training stalls for want of a direction.
+    """
+    figure = Figure(figsize=(11.0, 4.0))
+    loss_ax, fraction_ax = figure.subplots(1, 2)
+    for result in run.levels:
+        history = result.history
+        label = f"{result.level.key}: {result.level.title}"
+        (line,) = loss_ax.plot(
+            np.arange(1, len(history.loss) + 1), np.asarray(history.loss, float), linewidth=1
+        )
+        fractions = np.asarray([a["fraction"] for a in history.alignment], float)
+        if len(fractions):
+            fraction_ax.plot(
+                history.alignment_epochs,
+                fractions,
+                marker="o",
+                markersize=3,
+                linewidth=1,
+                color=line.get_color(),
+                label=label,
+            )
+    loss_ax.set_yscale("log")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("training loss", fontsize=8)
+    loss_ax.set_title(f"{run.problem.name}: training loss", fontsize=10)
+    fraction_ax.set_ylim(-0.02, 1.02)
+    fraction_ax.set_xlabel("epoch")
+    fraction_ax.set_ylabel("‖J J⁺ g‖ / ‖g‖ on the probe batch", fontsize=8)
+    fraction_ax.set_title("gradient alignment: the share of ∂L/∂F the parameters reach", fontsize=10)
+    fraction_ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.14))
+    return save_figure(figure, path)

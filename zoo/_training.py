@@ -71,6 +71,11 @@ class History:
         initialisation).
     extras : dict
         Anything else the level reports (a fitted constant, a fit's method).
+    alignment_epochs, alignment : list
+        The gradient alignment on the problem's probe batch (a dict per checkpoint:
+        ``fraction``, ``loss``, ``grad_norm``, ... of
+        :func:`symnn.diagnostics.gradient_alignment`), recorded at a few epochs
+        outside the clock.
     """
 
     seconds: float
@@ -78,6 +83,8 @@ class History:
     monitor_epochs: list[int] = field(default_factory=list)
     monitor_values: list[float] = field(default_factory=list)
     extras: dict[str, float | str] = field(default_factory=dict)
+    alignment_epochs: list[int] = field(default_factory=list)
+    alignment: list[dict[str, float | int | str]] = field(default_factory=list)
 
 
 @dataclass
@@ -125,6 +132,7 @@ def train(
     description: str = "",
     progress: bool = True,
     device: torch.device | None = None,
+    alignment: Callable[[], dict[str, float | int | str]] | None = None,
 ) -> History:
     """Train ``model`` by full-batch Adam on ``loss_fn()`` for ``epochs`` epochs.
 
@@ -150,6 +158,10 @@ def train(
         Whether to show the progress bar (epoch and loss), on stderr.
     device : torch.device, optional
         Where the model runs; the clock waits for a GPU before each reading.
+    alignment : callable, optional
+        Returns the gradient alignment on a probe batch (a dict); called at the same
+        checkpoints as ``monitor``, outside the clock.  It must leave the training
+        untouched: no parameter gradients accumulated, no draw from the global RNG.
 
     Returns
     -------
@@ -159,14 +171,19 @@ def train(
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=final_lr)
-    checkpoints = set(checkpoint_epochs(epochs, n_checkpoints)) if monitor is not None else set()
+    watched = monitor is not None or alignment is not None
+    checkpoints = set(checkpoint_epochs(epochs, n_checkpoints)) if watched else set()
     history = History(seconds=0.0)
 
     def record(epoch: int) -> None:
         if epoch in checkpoints:
             model.eval()
-            history.monitor_epochs.append(epoch)
-            history.monitor_values.append(float(monitor()))
+            if monitor is not None:
+                history.monitor_epochs.append(epoch)
+                history.monitor_values.append(float(monitor()))
+            if alignment is not None:
+                history.alignment_epochs.append(epoch)
+                history.alignment.append(alignment())
             model.train()
 
     record(0)

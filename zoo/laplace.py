@@ -154,6 +154,20 @@ def evaluate(model: nn.Module, data: LaplaceData, settings: LaplaceSettings) -> 
     )
 
 
+def alignment_probe(
+    data: LaplaceData, settings: LaplaceSettings
+) -> tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]:
+    """The first 16 collocation points, the exact solution there, MSE.
+
+    The training loss is the equation's residual, which is no function of the outputs
+    alone; the alignment asks instead how much of the step toward the true solution at
+    these points the parameters can take (on the boundary, the hard level's outputs do
+    not depend on the parameters at all).
+    """
+    points = data.interior[:16]
+    return points, exact_solution(points.double()).to(points.dtype), mse_loss
+
+
 # --- the levels -----------------------------------------------------------------------------
 
 
@@ -243,4 +257,5 @@ PROBLEM = Problem(
     error_label="relative L² error on a grid, boundary error, PDE residual",
     error_in_percent=False,
     baseline_level="2",
+    alignment_probe=alignment_probe,
 )
