@@ -7,6 +7,7 @@ checker in :mod:`symnn.testing`.
 
 from symnn import functional, pinn, priors, testing
 from symnn._augment import AugmentedDataset, RandomAction, augment
+from symnn._frame import FrameAverage
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
 from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
@@ -44,6 +45,7 @@ __all__ = [
     "Symmetrize",
     "SO3Exp",
     "PhysicsResidual",
+    "FrameAverage",
     "MLP",
     # biases
     "augment",

@@ -4,6 +4,7 @@ Each takes any number of leading batch dimensions; the layers in :mod:`symnn` ar
 thin modules around them.
 """
 
+from symnn._frame import cloud_frames, frame_average
 from symnn._parity import even_part, odd_part
 from symnn._permutation import sort_canonical
 from symnn._scale import input_scale, scale_normalize
@@ -24,4 +25,6 @@ __all__ = [
     "so3_exp",
     "so3_log",
     "heron_area",
+    "cloud_frames",
+    "frame_average",
 ]
