@@ -12,7 +12,7 @@ from symnn._mlp import MLP
 from symnn._parity import Even, Odd
 from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
 from symnn._permutation import PermutationSort
-from symnn._residual import PhysicsResidual
+from symnn._residual import PhysicsResidual, ResidualPathway
 from symnn._scale import ScaleNormalize
 from symnn._so3 import SO3Exp
 from symnn._symmetrize import Symmetrize
@@ -46,6 +46,7 @@ __all__ = [
     "SO3Exp",
     "PhysicsResidual",
     "FrameAverage",
+    "ResidualPathway",
     "MLP",
     # biases
     "augment",
