@@ -248,8 +248,8 @@ class FrameAverage(nn.Module):
     first derivatives stay finite (the eigen-solver's backward is regularised at
     ties).  The worst relative equivariance error measured (float64, 3 vectors in,
     ``MLP(9, k, hidden=(32, 32))`` backbones from 3 seeds, 16 random rotations,
-    ``symnn.testing.equivariance_error``; ``tests/test_frame.py`` re-checks the
-    exact cases):
+    ``symnn.testing.equivariance_error``; ``benchmarks/frame_average_degenerate.py``
+    prints them, ``tests/test_frame.py`` re-checks the exact cases):
 
     - two tied, e.g. :math:`C = \mathrm{diag}(1, 1, 4)`: ``0e`` 7e-2, ``1o`` 1.0, ``ij`` 1.6;
     - equilateral triangle (a tie, 3-fold axis): 0.13, 14 (relative to an output
