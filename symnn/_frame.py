@@ -127,14 +127,20 @@ def _check_rotation(sym: Any, who: str) -> Rotation:
     return sym
 
 
-def _cloud(sym: Rotation, x: torch.Tensor, center: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``x`` (centred if asked) and its vectors ``(..., n, 3)``."""
+def _vector_columns(sym: Rotation) -> tuple[list[int], list[bool]]:
+    """The input columns holding vectors, and which vectors are polar; an error if there are none."""
     columns, polar = vector_blocks(sym.irreps_in)
     if not columns:
         raise ValueError(
             f"frame averaging builds its frames from the input's vectors (1o or 1e irreps, or a "
             f'Cartesian "i"), but {sym!r} has no vector part in its input "{sym.irreps_in}"'
         )
+    return columns, polar
+
+
+def _cloud(sym: Rotation, x: torch.Tensor, center: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` (centred if asked) and its vectors ``(..., n, 3)``."""
+    columns, polar = _vector_columns(sym)
     index = torch.tensor(columns, device=x.device)
     vectors = x[..., index].unflatten(-1, (len(polar), 3))
     if center:
@@ -301,8 +307,7 @@ class FrameAverage(nn.Module):
         super().__init__()
         self.net = check_module(net)
         self.sym = _check_rotation(sym, "FrameAverage")
-        if not vector_blocks(sym.irreps_in)[0]:
-            _cloud(sym, torch.zeros(sym.irreps_in.dim), False)  # raises, naming the problem
+        _vector_columns(self.sym)  # a clear error now rather than at the first call
         self.center = bool(center)
         self.batch_frames = bool(batch_frames)
 
