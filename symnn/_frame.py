@@ -46,13 +46,13 @@ class _RegularisedEigh(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+    def forward(ctx: Any, matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         values, vectors = torch.linalg.eigh(matrix)
         ctx.save_for_backward(values, vectors)
         return values, vectors
 
     @staticmethod
-    def backward(ctx: Any, grad_values: torch.Tensor, grad_vectors: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def backward(ctx: Any, grad_values: torch.Tensor, grad_vectors: torch.Tensor) -> torch.Tensor:
         values, vectors = ctx.saved_tensors
         finfo = torch.finfo(values.dtype)
         scale = values.detach().abs().amax(dim=-1, keepdim=True).unsqueeze(-1)
