@@ -206,6 +206,9 @@ class Problem:
         the ladder has one).
     extra_figures : callable, optional
         ``extra_figures(run, out) -> list of paths``: the problem's own figures.
+    extra_markdown : callable, optional
+        ``extra_markdown(run) -> str``: the problem's own section of results.md
+        (Markdown: a heading, paragraphs, pipe tables), shown after the findings.
     """
 
     name: str
@@ -223,6 +226,7 @@ class Problem:
     monitor_column: str = "symmetry error"
     baseline_level: str = "0"
     extra_figures: Callable[[RunResult, Any], list[Any]] | None = None
+    extra_markdown: Callable[[RunResult], str] | None = None
 
     def __post_init__(self) -> None:
         keys = self.level_keys

@@ -539,6 +539,7 @@ def write_report(run: RunResult, out: Path, command: list[str] | None = None) ->
         "",
         format_findings(run),
         "",
+        *([run.problem.extra_markdown(run), ""] if run.problem.extra_markdown is not None else []),
         "## Figures",
         "",
         *(f"![{caption}]({p.name})" for p, caption in figures[1:]),
