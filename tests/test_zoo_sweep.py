@@ -246,7 +246,7 @@ def test_torchrun_on_two_ranks_writes_the_serial_runs_numbers(tmp_path):
         "--seeds",
         "2",
         "--epochs",
-        "40",
+        "20",
         "--no-progress",
     ]
     with contextlib.redirect_stdout(io.StringIO()):
