@@ -1,6 +1,8 @@
 """The ``symnn-zoo`` command line: ``list`` the problems, ``run`` one of them.
 
-Bad arguments get one line on stderr and exit status 2, never a traceback.  With no
+``run --seeds`` runs every level once per seed; under ``torchrun`` the (level, seed)
+runs are split over the processes and rank 0 alone prints and writes (see
+:mod:`symnn_zoo._sweep`).  Bad arguments get one line on stderr and exit status 2, never a traceback.  With no
 arguments the command prints its help and exits with status 0.
 """
 

@@ -204,6 +204,10 @@ class Problem:
         ``settings`` those of the run.
         A finding marked ``quick=True`` must hold in quick mode too: the tests read
         it from results.json and assert it.
+        Over several seeds (``--seeds``) it is called once per seed and once on the
+        means, every number then a :class:`~symnn_zoo._sweep.Spread`: a float equal
+        to the mean that formats as ``mean ± std``, so the same code judges the means
+        and states their spread.
     error_in_percent : bool
         Whether the table shows the errors as percentages.
     monitor_column : str
