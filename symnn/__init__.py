@@ -8,12 +8,13 @@ checker in :mod:`symnn.testing`.
 from symnn import diagnostics, functional, pinn, priors, solve, testing, units
 from symnn._augment import AugmentedDataset, RandomAction, augment
 from symnn._enforce import enforce
+from symnn._frame import FrameAverage
 from symnn._group_laws import check_group_laws
 from symnn._mlp import MLP
 from symnn._parity import Even, Odd
 from symnn._penalty import SymmetryPenalty, SymmetryPenaltySum, symmetry_penalty
 from symnn._permutation import PermutationSort, PermutationSortEquivariant
-from symnn._residual import PhysicsResidual
+from symnn._residual import PhysicsResidual, ResidualPathway
 from symnn._scale import ScaleNormalize
 from symnn._so3 import SO3Exp
 from symnn._symmetrize import Symmetrize
@@ -52,6 +53,8 @@ __all__ = [
     "SO3Exp",
     "Dimensionless",
     "PhysicsResidual",
+    "FrameAverage",
+    "ResidualPathway",
     "MLP",
     # biases
     "augment",

@@ -19,12 +19,13 @@ import torch
 from torch import nn
 
 from symnn._checks import check_module, check_symmetry
+from symnn._frame import FrameAverage
 from symnn._orbit import act_input, act_output
 from symnn._parity import Even, Odd
 from symnn._permutation import PermutationSort, PermutationSortEquivariant
 from symnn._scale import ScaleNormalize
 from symnn._symmetrize import Symmetrize
-from symnn._symmetry import Parity, Permutation, Scaling, Symmetry, factors_of, product_of
+from symnn._symmetry import Parity, Permutation, Rotation, Scaling, Symmetry, factors_of, product_of
 from symnn.units import Dimensionless, UnitScaling
 
 __all__ = ["enforce"]
@@ -63,6 +64,10 @@ def _units_layer(net: nn.Module, sym: UnitScaling) -> nn.Module:
     return Dimensionless(net, sym.inputs, sym.output)
 
 
+def _rotation_layer(net: nn.Module, sym: Rotation) -> nn.Module:
+    return FrameAverage(net, sym)
+
+
 # The one place that decides.  Inside out: a sort sees the raw input (a sort outside
 # an odd part would break the oddness: sort(-x) is not -sort(x)); the odd/even part
 # keeps an inner sort's guarantee; ScaleNormalize keeps both (its scale is invariant
@@ -73,6 +78,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule(Parity, 20, _parity_layer),
     _Rule(Scaling, 30, _scaling_layer),
     _Rule(UnitScaling, 35, _units_layer, net_sees_input=False),
+    _Rule(Rotation, 38, _rotation_layer),
 )
 _SYMMETRIZE_RANK = 40
 # What Symmetrize keeps of the layers inside it; other finite factors join its average.
@@ -88,7 +94,7 @@ def _options(factor: Symmetry) -> str:
         f"no layer builds {factor!r} in exactly, and Symmetrize needs a finite group. Options: "
         "list the group's elements() if it is finite (then enforce averages over it), learn the "
         "symmetry softly with symnn.augment or symnn.symmetry_penalty, or use an architecture "
-        "equivariant by construction (e3nn for rotations)"
+        "equivariant by construction"
     )
 
 
@@ -169,12 +175,14 @@ def enforce(net: nn.Module, sym: Symmetry) -> nn.Module:
     ``Permutation(n, equivariant=True)``       :class:`PermutationSortEquivariant`                bit for bit, ties too
     ``Scaling(degree=k)``                      :class:`ScaleNormalize` ``(degree=k)``             to rounding
     ``UnitScaling(inputs, output)``            :class:`Dimensionless` ``(inputs, output)``        to rounding
+    ``Rotation(irreps_in, irreps_out)``        :class:`FrameAverage` (4 frames; 8 for             to rounding
+                                               ``improper=True``)
     any other finite group (your own too)      :class:`Symmetrize`                                bit for bit [#r]_
     a product ``sym1 * sym2``                  the factors' layers, stacked inside out:           each factor's
                                                sort, odd/even part, ``ScaleNormalize``,
                                                ``Symmetrize``
-    anything else (``Rotation``, an infinite   a :class:`ValueError` naming the symmetry and
-    group of your own)                         the options
+    anything else (an infinite group of your   a :class:`ValueError` naming the symmetry and
+    own)                                       the options
     =========================================  =================================================  ======================
 
     .. [#r] For output actions that move and negate entries; to rounding otherwise.

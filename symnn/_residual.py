@@ -1,4 +1,4 @@
-"""Physics bias: a known baseline plus a learned correction."""
+"""Sums of two models: a known baseline plus a learned correction, and a soft-symmetry pathway."""
 
 from __future__ import annotations
 
@@ -8,7 +8,20 @@ from torch import nn
 from symnn._checks import check_module, check_tensor
 from symnn._symmetry import Symmetry, factors_of, product_of
 
-__all__ = ["PhysicsResidual"]
+__all__ = ["PhysicsResidual", "ResidualPathway"]
+
+
+def _add_paths(first: nn.Module, second: nn.Module, x: torch.Tensor, names: tuple[str, str]) -> torch.Tensor:
+    """``first(x) + second(x)``, refusing outputs of different shapes."""
+    check_tensor(x)
+    a = first(x)
+    b = second(x)
+    if a.shape != b.shape:
+        # Broadcasting (n, 1) against (n,) would silently give (n, n).
+        raise ValueError(
+            f"{names[0]} output {tuple(a.shape)} and {names[1]} output {tuple(b.shape)} must match"
+        )
+    return a + b
 
 
 class PhysicsResidual(nn.Module):
@@ -51,15 +64,7 @@ class PhysicsResidual(nn.Module):
             self.baseline.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_tensor(x)
-        base = self.baseline(x)
-        delta = self.correction(x)
-        if base.shape != delta.shape:
-            # Broadcasting (n, 1) against (n,) would silently give (n, n).
-            raise ValueError(
-                f"baseline output {tuple(base.shape)} and correction output {tuple(delta.shape)} must match"
-            )
-        return base + delta
+        return _add_paths(self.baseline, self.correction, x, ("baseline", "correction"))
 
     @property
     def symmetry(self) -> Symmetry | None:
@@ -70,3 +75,93 @@ class PhysicsResidual(nn.Module):
 
     def extra_repr(self) -> str:
         return f"train_baseline={self.train_baseline}"
+
+
+def _squared_norm(module: nn.Module, like: torch.Tensor) -> torch.Tensor:
+    total = torch.zeros((), dtype=like.dtype, device=like.device)
+    for p in module.parameters():
+        if p.requires_grad:
+            total = total + p.square().sum().to(like.dtype)
+    return total
+
+
+class ResidualPathway(nn.Module):
+    r"""Soft symmetry: an exactly symmetric model plus a penalised free one (Finzi et al. 2021).
+
+    .. math:: y = h(x) + g(x), \qquad
+        \text{prior} = \lambda_g \lVert \theta_g \rVert^2 + \lambda_h \lVert \theta_h \rVert^2
+
+    :math:`h` is exactly equivariant (e.g. a :class:`FrameAverage` or an e3nn
+    network), :math:`g` is unconstrained.  Add :meth:`prior` to the loss: with
+    :math:`\lambda_g \gg \lambda_h` (a Gaussian prior far narrower on the free
+    path) the fit explains the data with :math:`h` whenever it can, and spends
+    the free path only on what the symmetry cannot explain.  On symmetric data the
+    free path is driven towards zero (the exact model is recovered); on nearly
+    symmetric data it fits the asymmetric remainder.  This is the residual
+    pathway prior of Finzi, Benton and Wilson, "Residual pathway priors for soft
+    equivariance constraints" (NeurIPS 2021), with the two pathways summed at the
+    output rather than in every layer, so any exact model and any backbone can be
+    paired.
+
+    No symmetry is guaranteed (``.symmetry`` is ``None``); the exact part's is
+    ``.exact.symmetry`` when it has one.
+
+    Parameters
+    ----------
+    exact : nn.Module
+        The exactly symmetric model :math:`h`.
+    free : nn.Module
+        The unconstrained model :math:`g`, with the same output shape.
+    free_decay : float
+        :math:`\lambda_g \ge 0`, the weight of the squared norm of the free
+        path's parameters (biases included) in :meth:`prior`.
+    exact_decay : float
+        :math:`\lambda_h \ge 0`, the same for the exact path (0: no prior).
+
+    Shapes
+    ------
+    ``(..., d) -> (..., k)``.
+
+    Examples
+    --------
+    >>> import torch, symnn
+    >>> sym = symnn.Rotation("5x0e + 5x1o", "ij", improper=True)
+    >>> model = symnn.ResidualPathway(symnn.FrameAverage(symnn.MLP(20, 9), sym), symnn.MLP(20, 9), free_decay=1e-2)
+    >>> x, y = torch.randn(8, 20), torch.randn(8, 9)
+    >>> loss = torch.nn.functional.mse_loss(model(x), y) + model.prior()
+    >>> loss.backward()
+    """
+
+    def __init__(
+        self, exact: nn.Module, free: nn.Module, free_decay: float = 1e-2, exact_decay: float = 0.0
+    ) -> None:
+        super().__init__()
+        self.exact = check_module(exact, "exact")
+        self.free = check_module(free, "free")
+        for name, value in (("free_decay", free_decay), ("exact_decay", exact_decay)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 <= value < float("inf")
+            ):
+                raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+        self.free_decay = float(free_decay)
+        self.exact_decay = float(exact_decay)
+
+    @property
+    def symmetry(self) -> None:
+        """``None``: a soft model guarantees no symmetry (see ``.exact.symmetry``)."""
+        return None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _add_paths(self.exact, self.free, x, ("exact", "free"))
+
+    def prior(self) -> torch.Tensor:
+        r"""The penalty to add to the loss: :math:`\lambda_g \lVert\theta_g\rVert^2 + \lambda_h \lVert\theta_h\rVert^2`."""
+        like = next(self.parameters(), torch.zeros(()))
+        return self.free_decay * _squared_norm(self.free, like) + self.exact_decay * _squared_norm(
+            self.exact, like
+        )
+
+    def extra_repr(self) -> str:
+        return f"free_decay={self.free_decay:g}, exact_decay={self.exact_decay:g}"

@@ -27,7 +27,7 @@ from symnn._checks import (
     check_tensor,
     values_readable,
 )
-from symnn._wigner import apply_irreps_rotation, parse_irreps
+from symnn._wigner import apply_rep_rotation, parse_rep
 
 __all__ = [
     "PolynomialConstraint",
@@ -584,13 +584,27 @@ class Scaling(Symmetry):
 
 
 class Rotation(Symmetry):
-    r"""Rotations :math:`R \in SO(3)` acting through e3nn irreps.
+    r"""Rotations :math:`R \in SO(3)`, or :math:`O(3)` with ``improper=True``, acting through e3nn irreps.
 
     The input transforms as :math:`x \mapsto D_\text{in}(R)\,x` and the output as
     :math:`y \mapsto D_\text{out}(R)\,y`, with :math:`D` the Wigner matrices of the
-    given irreps (in e3nn's basis).  Elements are ``(3, 3)`` rotation matrices,
-    drawn uniformly (Haar measure) from normalized Gaussian quaternions.  Inputs are
+    given irreps (in e3nn's basis).  Elements are ``(3, 3)`` orthogonal matrices,
+    drawn uniformly (Haar measure) from normalized Gaussian quaternions, times a
+    random sign :math:`\pm 1` when ``improper=True``.  Inputs are
     ``(..., irreps_in.dim)`` and outputs ``(..., irreps_out.dim)``.
+
+    Improper elements (:math:`\det R = -1`) act through e3nn's parity convention,
+    whatever ``improper`` says (it chooses which group is *sampled*): writing
+    :math:`R = dQ` with :math:`d = \det R`, an irrep :math:`(l, p)` transforms by
+    :math:`p^{[d=-1]} D_l(Q)`, so ``1o`` (a position) by :math:`R` and ``1e`` (an
+    angular momentum) by :math:`\det(R)\,R`.
+
+    Either side may instead be a Cartesian tensor given by e3nn's index formula
+    (``"i"``, ``"ij"``, ``"ij=ji"``, ``"ijk=jik"``): it is stored flattened row-major
+    as :math:`3^r` numbers and transforms with :math:`R` on every index, e.g.
+    :math:`Y \mapsto R\,Y R^\top` for ``"ij"`` (an inertia or stress tensor), so
+    no conversion to irreps is needed.  ``irreps_in`` / ``irreps_out`` then hold
+    the parsed formula (its ``.dim`` is :math:`3^r`; its ``.irreps`` are e3nn's).
 
     symnn computes :math:`D` itself in the input's dtype to rounding (e3nn's own
     ``D_from_matrix`` is accurate to about 1e-6 only, which would hide errors in a
@@ -599,7 +613,10 @@ class Rotation(Symmetry):
     Parameters
     ----------
     irreps_in, irreps_out : str or e3nn.o3.Irreps
-        E.g. ``"1o"`` for a vector, ``"0e"`` for a scalar, ``"2x1o + 0e"``.
+        E.g. ``"1o"`` for a vector, ``"0e"`` for a scalar, ``"2x1o + 0e"``; or a
+        Cartesian formula such as ``"ij=ji"``.
+    improper : bool
+        Sample :math:`O(3)` (rotations and reflections) instead of :math:`SO(3)`.
 
     Examples
     --------
@@ -609,30 +626,48 @@ class Rotation(Symmetry):
     >>> x = torch.randn(5, 3, dtype=torch.float64)
     >>> torch.allclose(sym.act_input(R, x).norm(dim=-1), x.norm(dim=-1))
     True
+
+    Five masses and positions in, an inertia tensor out, under O(3):
+
+    >>> sym = symnn.Rotation("5x0e + 5x1o", "ij=ji", improper=True)
+    >>> R = -torch.eye(3, dtype=torch.float64)          # the inversion
+    >>> Y = torch.arange(9.0, dtype=torch.float64).reshape(1, 9)
+    >>> torch.equal(sym.act_output(R, Y), Y)             # R Y R^T = Y
+    True
     """
 
-    def __init__(self, irreps_in: Any, irreps_out: Any) -> None:
-        self.irreps_in = parse_irreps(irreps_in)
-        self.irreps_out = parse_irreps(irreps_out)
+    def __init__(self, irreps_in: Any, irreps_out: Any, improper: bool = False) -> None:
+        self.irreps_in = parse_rep(irreps_in)
+        self.irreps_out = parse_rep(irreps_out)
+        if not isinstance(improper, bool):
+            raise TypeError(f"improper must be a bool; got {type(improper).__name__}")
+        self.improper = improper
 
     def sample_rows(self, batch_shape, generator=None) -> torch.Tensor:
         from e3nn.o3 import quaternion_to_matrix
 
+        shape = _batch_shape(batch_shape)
         # A normalized 4D Gaussian is uniform on S^3, i.e. a Haar-random rotation.
-        q = torch.randn((*_batch_shape(batch_shape), 4), generator=generator, dtype=torch.float64)
-        return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+        q = torch.randn((*shape, 4), generator=generator, dtype=torch.float64)
+        rotation = quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
+        if not self.improper:
+            return rotation
+        # Haar measure on O(3): a Haar rotation times an independent fair sign.
+        coin = torch.rand(shape, generator=generator, dtype=torch.float64)
+        return rotation * torch.where(coin < 0.5, -1.0, 1.0).to(torch.float64)[..., None, None]
 
     def inverse(self, g):
         return torch.as_tensor(g).transpose(-1, -2)
 
     def act_input(self, g, x):
-        return apply_irreps_rotation(self.irreps_in, g, check_scalable(x, "x", self), "x")
+        return apply_rep_rotation(self.irreps_in, g, check_scalable(x, "x", self), "x")
 
     def act_output(self, g, y):
-        return apply_irreps_rotation(self.irreps_out, g, check_scalable(y, "y", self), "y")
+        return apply_rep_rotation(self.irreps_out, g, check_scalable(y, "y", self), "y")
 
     def __repr__(self) -> str:
-        return f'Rotation("{self.irreps_in}", "{self.irreps_out}")'
+        extra = ", improper=True" if self.improper else ""
+        return f'Rotation("{self.irreps_in}", "{self.irreps_out}"{extra})'
 
 
 class ProductSymmetry(Symmetry):

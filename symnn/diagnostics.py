@@ -245,7 +245,7 @@ def gradient_alignment(
         raise ValueError(f"sketch_size must be a positive int; got {sketch_size!r}")
     if rtol is not None and not rtol >= 0:
         raise ValueError(f"rtol must be non-negative; got {rtol!r}")
-    params = [p for p in model.parameters() if p.requires_grad]
+    params: list[torch.Tensor] = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no parameters that require grad: there is no J = dF/dtheta")
 

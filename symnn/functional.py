@@ -4,6 +4,7 @@ Each takes any number of leading batch dimensions; the layers in :mod:`symnn` ar
 thin modules around them.
 """
 
+from symnn._frame import cloud_frames, frame_average
 from symnn._parity import even_part, odd_part
 from symnn._permutation import sort_canonical, sort_equivariant
 from symnn._scale import input_scale, scale_normalize
@@ -29,4 +30,6 @@ __all__ = [
     "power_product",
     "pi_features",
     "dimensionless",
+    "cloud_frames",
+    "frame_average",
 ]

@@ -193,8 +193,6 @@ def test_enforce_names_an_infinite_group_without_a_layer_and_the_options():
         ValueError, match=r"enforce cannot build in Shift\(\).*finite.*augment.*symmetry_penalty"
     ):
         symnn.enforce(_mlp(3, 1), Shift())
-    with pytest.raises(ValueError, match=r"enforce cannot build in Rotation\(\"1x1o\", \"1x0e\"\)"):
-        symnn.enforce(_mlp(3, 1), symnn.Rotation("1o", "0e"))
     with pytest.raises(ValueError, match=r"Shift\(\)"):
         symnn.enforce(_mlp(3, 1), symnn.Permutation(3) * Shift())
 
@@ -230,3 +228,13 @@ def test_enforce_builds_dimensionless_for_unit_scaling():
     assert symnn.testing.equivariance_error(model, x) <= 1e-12
     model32 = symnn.enforce(symnn.MLP(1, 1), sym)
     assert symnn.testing.equivariance_error(model32, x.float()) <= 1e-5
+
+
+@pytest.mark.parametrize("improper", [False, True])
+def test_enforce_builds_a_frame_average_for_a_rotation(improper):
+    sym = symnn.Rotation("2x0e + 3x1o", "ij", improper=improper)
+    torch.manual_seed(0)
+    model = symnn.enforce(symnn.MLP(11, 9, hidden=(32,)), sym).double()
+    assert isinstance(model, symnn.FrameAverage) and model.symmetry is sym
+    x = torch.randn(1000, 11, dtype=torch.float64)
+    assert symnn.testing.equivariance_error(model, x) <= 1e-12

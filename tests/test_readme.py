@@ -17,10 +17,11 @@ def _blocks() -> list[str]:
     return _PYTHON_BLOCK.findall(README.read_text(encoding="utf-8"))
 
 
-def test_the_readme_has_its_two_python_snippets():
+def test_the_readme_has_its_three_python_snippets():
     blocks = _blocks()
-    assert len(blocks) == 2
-    assert "MyNet()" in blocks[0] and "class TimeReversal(symnn.Symmetry)" in blocks[1]
+    assert len(blocks) == 3
+    assert "MyNet()" in blocks[0] and "FrameAverage" in blocks[1]
+    assert "class TimeReversal(symnn.Symmetry)" in blocks[2]
 
 
 def test_wrap_your_own_model_runs_with_any_net():
@@ -42,7 +43,7 @@ def test_wrap_your_own_model_runs_with_any_net():
 
 def test_the_custom_symmetry_works_with_every_tool():
     namespace = {"torch": torch, "symnn": symnn}
-    exec(_blocks()[1], namespace)
+    exec(_blocks()[2], namespace)
     time_reversal = namespace["TimeReversal"]()
     torch.manual_seed(0)
     model = symnn.Symmetrize(symnn.MLP(4, 1), time_reversal).double()
@@ -56,3 +57,11 @@ def test_the_custom_symmetry_works_with_every_tool():
     assert isinstance(enforced, symnn.Symmetrize)
     assert symnn.testing.assert_equivariant(enforced, x, rtol=0.0) == 0.0
     assert len(time_reversal.sample(3)) == 3
+
+
+def test_the_rotation_snippet_runs_and_its_model_is_exactly_equivariant():
+    torch.manual_seed(0)
+    namespace = {"torch": torch, "symnn": symnn}
+    exec(_blocks()[1], namespace)  # raises if assert_equivariant fails
+    assert isinstance(namespace["soft"], symnn.ResidualPathway)
+    assert namespace["loss"].ndim == 0 and torch.isfinite(namespace["loss"])

@@ -44,7 +44,7 @@ def test_no_arguments_prints_the_help_and_exits_0(capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["run", "pendulum"], "invalid choice: 'pendulum'"),
+        (["run", "bicycle"], "invalid choice: 'bicycle'"),
         (["run", "triangle", "--levels", "7"], "unknown level '7' for triangle"),
         (["run", "triangle", "--levels", "0,,3"], "unknown level ''"),
         (["run", "spring", "--levels", "1a"], "unknown level '1a' for spring"),
@@ -55,7 +55,7 @@ def test_no_arguments_prints_the_help_and_exits_0(capsys):
         (["run", "triangle", "--threads", "0"], "expected a positive integer"),
         (["run", "triangle", "--device", "tpu"], "invalid choice: 'tpu'"),
         (["run"], "the following arguments are required: problem"),
-        (["list", "pendulum"], "invalid choice: 'pendulum'"),
+        (["list", "bicycle"], "invalid choice: 'bicycle'"),
         (["fly"], "invalid choice: 'fly'"),
     ],
 )

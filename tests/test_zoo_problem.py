@@ -93,8 +93,8 @@ def test_each_registered_module_declares_its_problem_explicitly(name):
 
 
 def test_get_problem_names_the_problems_that_exist():
-    with pytest.raises(ValueError, match="unknown problem 'pendulum'; choose from triangle, spring"):
-        get_problem("pendulum")
+    with pytest.raises(ValueError, match="unknown problem 'bicycle'; choose from triangle, spring"):
+        get_problem("bicycle")
 
 
 def test_settings_share_one_base_and_a_problem_checks_its_fields():

@@ -33,6 +33,7 @@ PROBLEMS: dict[str, str] = {
     "spring": ".spring",
     "rotation": ".rotation",
     "laplace": ".laplace",
+    "pendulum": ".pendulum",
     "elasticity": ".elasticity",
 }
 

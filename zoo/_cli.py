@@ -1,12 +1,17 @@
 """The ``symnn-zoo`` command line: ``list`` the problems, ``run`` one of them.
 
-Bad arguments get one line on stderr and exit status 2, never a traceback.  With no
+``run --seeds`` runs every level once per seed; under ``torchrun`` the (level, seed)
+runs are split over the processes and rank 0 alone prints and writes (see
+:mod:`symnn_zoo._sweep`).  Bad arguments get one line on stderr and exit status 2, never a traceback.  With no
 arguments the command prints its help and exits with status 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import os
 import sys
 import tempfile
 import textwrap
@@ -23,7 +28,7 @@ if TYPE_CHECKING:
 # torch, symnn and the problems are imported only when a run needs them: a bad
 # command line is answered at once.
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "parse_seeds"]
 
 PROG = "symnn-zoo"
 #: What the command's output fits in (the results' compact table included).
@@ -61,6 +66,48 @@ def _seed(text: str) -> int:
     return value
 
 
+def parse_seeds(text: str) -> list[int]:
+    """The seeds named by ``text``: ``"5"`` is 0..4, ``"3-7"`` is 3..7, ``"0,2,9"`` those three.
+
+    Raises
+    ------
+    ValueError
+        For anything else, or a seed named twice.
+    """
+    words = text.replace(" ", "")
+    try:
+        if "," in words:
+            seeds = [int(w) for w in words.split(",")]
+        elif "-" in words[1:]:
+            first, last = (int(w) for w in words.split("-", 1))
+            seeds = list(range(first, last + 1))
+        else:
+            seeds = list(range(int(words)))
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ValueError(
+            "expected a count N (the seeds 0..N-1), a range A-B, or a list A,B,C of distinct "
+            f"non-negative seeds; got {text!r}"
+        )
+    return seeds
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _rank() -> int:
+    """This process's rank under ``torchrun`` (0 otherwise): only rank 0 prints and writes."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -80,8 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--epochs", type=_positive_int, help="training epochs per level (default: the problem's setting)"
     )
-    run.add_argument(
+    seeds = run.add_mutually_exclusive_group()
+    seeds.add_argument(
         "--seed", type=_seed, default=0, help="random seed (default 0); the same seed gives the same numbers"
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=_seeds,
+        help="run every level for each of these seeds and report mean ± std, min and max: "
+        "N (the seeds 0..N-1), A-B (A to B) or A,B,C; under torchrun the (level, seed) runs are "
+        "split over the ranks",
     )
     run.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/PROBLEM[-quick])")
     run.add_argument(
@@ -149,8 +204,9 @@ def _device(name: str) -> torch.device:
 def _run(args: argparse.Namespace, command: list[str]) -> int:
     import torch
 
-    from ._problem import run_problem, select_levels
+    from ._problem import select_levels
     from ._report import format_findings, format_screen_table, write_report
+    from ._sweep import init_ranks, run_sweep
 
     problem = get_problem(args.problem)
     try:
@@ -164,30 +220,39 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
     out = (
         args.out if args.out is not None else DEFAULT_OUT / (problem.name + ("-quick" if args.quick else ""))
     )
-    _check_writable(out)
-
-    mode = "quick" if args.quick else "full"
-    print(
-        _wrap(
-            f"{PROG}: {problem.name}, levels {', '.join(keys)}, {mode} mode ({settings.epochs} epochs), "
-            f"seed {args.seed}, {device}, {args.threads} thread(s) -> {out}"
-        ),
-        flush=True,
-    )
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    leader = _rank() == 0
+    if leader:  # only rank 0 writes: the folder may exist on its machine alone
+        _check_writable(out)
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # in every rank's process
     try:
-        run = run_problem(
+        ranks, device = init_ranks(device)
+        mode = "quick" if args.quick else "full"
+        seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {_seed_list(seeds)}"
+        rank_text = f", {ranks.world} ranks" if ranks.world > 1 else ""
+        if leader:
+            print(
+                _wrap(
+                    f"{PROG}: {problem.name}, levels {', '.join(keys)}, {mode} mode ({settings.epochs} epochs), "
+                    f"{seed_text}, {device.type}, {args.threads} thread(s){rank_text} -> {out}"
+                ),
+                flush=True,
+            )
+        run = run_sweep(
             problem,
             keys,
             settings=settings,
-            seed=args.seed,
+            seeds=seeds,
             device=device,
             quick=args.quick,
-            progress=not args.no_progress,
+            progress=leader and not args.no_progress,
+            ranks=ranks,
         )
     finally:  # main() may be called in a process that goes on (tests, notebooks)
         torch.set_num_threads(threads_before)
+    if run is None:  # not rank 0: its results went to rank 0
+        return 0
     try:
         written = write_report(run, out, command)
     except OSError as err:
@@ -206,20 +271,32 @@ def _run(args: argparse.Namespace, command: list[str]) -> int:
     return 0
 
 
+def _seed_list(seeds: list[int]) -> str:
+    """``0-4`` for a range, else the seeds separated by commas."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
+def _finish_ranks() -> None:
+    """Leave the torchrun process group, if this process joined one."""
+    if "torch.distributed" in sys.modules:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    quiet = contextlib.redirect_stdout(io.StringIO()) if _rank() != 0 else contextlib.nullcontext()
     try:
-        parser = build_parser()
-        if not argv:
-            parser.print_help()
-            return 0
-        args = parser.parse_args(argv)
-        if args.command == "list":
-            return _list(args.problem)
-        return _run(args, [PROG, *argv])
+        with quiet:
+            return _main(argv)
     except UsageError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        if _rank() == 0:  # every rank parses the same command line: one line, not one per rank
+            print(f"{PROG}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -227,3 +304,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `symnn-zoo list | head`
         sys.stderr.close()
         return 1
+    finally:
+        _finish_ranks()
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
+    if not argv:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return _list(args.problem)
+    return _run(args, [PROG, *argv])

@@ -39,6 +39,10 @@ __all__ = [
     "select_levels",
     "claim",
     "run_problem",
+    "run_level",
+    "assemble",
+    "make_data",
+    "level_seed",
     "relative_rms",
     "model_dtype",
     "relative_symmetry_error",
@@ -159,13 +163,16 @@ class Finding:
 
     ``holds`` is None when the run lacks a level the claim needs.  ``quick`` says
     whether the claim is expected to hold in quick mode too (the smoke test checks
-    those).
+    those).  In a run over several seeds, ``holds`` and ``detail`` are those of the
+    mean over the seeds (the detail's numbers printed as mean ± standard deviation),
+    and ``seed_holds`` is the verdict for each seed alone (None for one seed).
     """
 
     claim: str
     holds: bool | None
     detail: str = ""
     quick: bool = False
+    seed_holds: list[bool | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,10 @@ class Problem:
         ``settings`` those of the run.
         A finding marked ``quick=True`` must hold in quick mode too: the tests read
         it from results.json and assert it.
+        Over several seeds (``--seeds``) it is called once per seed and once on the
+        means, every number then a :class:`~symnn_zoo._sweep.Spread`: a float equal
+        to the mean that formats as ``mean ± std``, so the same code judges the means
+        and states their spread.
     error_in_percent : bool
         Whether the table shows the errors as percentages.
     monitor_column : str
@@ -208,6 +219,9 @@ class Problem:
         the ladder has one).
     extra_figures : callable, optional
         ``extra_figures(run, out) -> list of paths``: the problem's own figures.
+    extra_markdown : callable, optional
+        ``extra_markdown(run) -> str``: the problem's own section of results.md
+        (Markdown: a heading, paragraphs, pipe tables), shown after the findings.
     alignment_probe : callable
         ``alignment_probe(data, settings) -> (x, y, loss_fn)``: the small fixed probe batch
         on which :func:`symnn.diagnostics.gradient_alignment` is recorded during training
@@ -232,6 +246,7 @@ class Problem:
     monitor_column: str = "symmetry error"
     baseline_level: str = "0"
     extra_figures: Callable[[RunResult, Any], list[Any]] | None = None
+    extra_markdown: Callable[[RunResult], str] | None = None
     alignment_probe: Callable[[Any, Any], tuple[torch.Tensor, torch.Tensor, Callable[..., torch.Tensor]]] = (
         lambda data, settings: default_alignment_probe(data, settings)
     )
@@ -364,7 +379,13 @@ class LevelResult:
 
 @dataclass
 class RunResult:
-    """A whole run: the settings it used and every level's result."""
+    """A whole run: the settings it used and every level's result.
+
+    A run over several seeds is one RunResult too: its ``levels`` hold the mean over
+    the seeds of every number (each a :class:`~symnn_zoo._sweep.Spread` that also
+    knows the seeds' values), its ``findings`` are judged on those means, and
+    ``runs`` holds each seed's own RunResult (empty for a run of one seed).
+    """
 
     problem: Problem
     settings: Any
@@ -376,9 +397,15 @@ class RunResult:
     seconds: float
     data: Any = None
     threads: int = 1
+    runs: list[RunResult] = field(default_factory=list)
 
     def by_key(self) -> dict[str, LevelResult]:
         return {result.level.key: result for result in self.levels}
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds this run's numbers come from."""
+        return [run.seed for run in self.runs] if self.runs else [self.seed]
 
 
 def claim(
@@ -486,6 +513,70 @@ def evaluate_regression(model: nn.Module, tests: Sequence[TestSet]) -> Evaluatio
     return evaluation
 
 
+def make_data(problem: Problem, settings: Any, seed: int, device: torch.device) -> Any:
+    """The problem's data for ``seed``: the same on every process that asks (each rank of a sweep)."""
+    torch.manual_seed(seed)  # a problem drawing from the global generator still draws the same
+    return problem.make_data(settings, torch.Generator().manual_seed(seed), device)
+
+
+def run_level(
+    problem: Problem,
+    key: str,
+    data: Any,
+    *,
+    settings: Any,
+    seed: int,
+    device: torch.device,
+    progress: bool = True,
+) -> LevelResult:
+    """Build, train and evaluate level ``key`` on ``data`` (drawn from ``seed``).
+
+    The level's initialisation and random draws come from :func:`level_seed` of
+    ``(seed, key)`` alone, so the result does not depend on which levels ran before
+    it, nor in which process it runs.  The cost ratio is left to :func:`assemble`.
+    """
+    level = problem.level(key)
+    torch.manual_seed(level_seed(seed, key))
+    ctx = Context(
+        problem=problem,
+        data=data,
+        settings=settings,
+        generator=torch.Generator().manual_seed(level_seed(seed, key)),
+        device=device,
+        description=f"{problem.name} level {key}",
+        progress=progress,
+    )
+    trained = level.build(ctx)
+    trained.model.eval()
+    with torch.no_grad():
+        evaluation = problem.evaluate(trained.model, data, settings)
+    evaluation.metrics.update(trained.history.extras)
+    return LevelResult(level, evaluation, trained.history)
+
+
+def assemble(
+    problem: Problem,
+    results: list[LevelResult],
+    *,
+    settings: Any,
+    seed: int,
+    device: torch.device,
+    quick: bool,
+    seconds: float,
+    data: Any = None,
+) -> RunResult:
+    """One seed's run from its levels' results: the cost ratios to the baseline level, and the findings."""
+    by_key = {r.level.key: r for r in results}
+    if problem.baseline_level in by_key:
+        base = by_key[problem.baseline_level].history.seconds
+        results = [replace(r, cost_ratio=r.history.seconds / base if base > 0 else None) for r in results]
+        by_key = {r.level.key: r for r in results}
+    findings = problem.findings(by_key, settings)
+    return RunResult(
+        problem, settings, seed, device, quick, results, findings, seconds, data, torch.get_num_threads()
+    )
+
+
 def run_problem(
     problem: Problem,
     level_keys: Sequence[str],
@@ -502,44 +593,20 @@ def run_problem(
     alone, so the same seed gives the same numbers on the same machine.
     """
     start = time.perf_counter()
-    data = problem.make_data(settings, torch.Generator().manual_seed(seed), device)
-    results: list[LevelResult] = []
-    for key in level_keys:
-        level = problem.level(key)
-        torch.manual_seed(level_seed(seed, key))
-        ctx = Context(
-            problem=problem,
-            data=data,
-            settings=settings,
-            generator=torch.Generator().manual_seed(level_seed(seed, key)),
-            device=device,
-            description=f"{problem.name} level {key}",
-            progress=progress,
-        )
-        trained = level.build(ctx)
-        trained.model.eval()
-        with torch.no_grad():
-            evaluation = problem.evaluate(trained.model, data, settings)
-        evaluation.metrics.update(trained.history.extras)
-        results.append(LevelResult(level, evaluation, trained.history))
-
-    by_key = {r.level.key: r for r in results}
-    if problem.baseline_level in by_key:
-        base = by_key[problem.baseline_level].history.seconds
-        results = [replace(r, cost_ratio=r.history.seconds / base if base > 0 else None) for r in results]
-        by_key = {r.level.key: r for r in results}
-    findings = problem.findings(by_key, settings)
-    return RunResult(
+    data = make_data(problem, settings, seed, device)
+    results = [
+        run_level(problem, key, data, settings=settings, seed=seed, device=device, progress=progress)
+        for key in level_keys
+    ]
+    return assemble(
         problem,
-        settings,
-        seed,
-        device,
-        quick,
         results,
-        findings,
-        time.perf_counter() - start,
-        data,
-        torch.get_num_threads(),
+        settings=settings,
+        seed=seed,
+        device=device,
+        quick=quick,
+        seconds=time.perf_counter() - start,
+        data=data,
     )
 
 
