@@ -38,27 +38,34 @@ def parse_benchmark_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 
 def interleaved_medians(
-    steps: dict[str, Callable[[], object]], repeats: int, warmup: int = 3, min_sample_seconds: float = 0.0
+    steps: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int = 3,
+    min_sample_seconds: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, float]:
     """Median seconds per call of each step, timing the candidates in turn so that load spikes hit all.
 
     With ``min_sample_seconds``, a cheaper step is timed over enough calls in a row to
     last about that long (judged by its last warm-up call): timed alone right after an
-    expensive one, a cheap step would mostly measure a cold cache.
+    expensive one, a cheap step would mostly measure a cold cache.  ``clock`` is wall
+    time by default; ``time.thread_time`` counts only this thread's CPU time (user and
+    system: page faults included), which a step of 30 ms and one of 300 ms lose alike
+    to other processes on busy cores, where wall time preempts the longer one more often.
     """
     calls: dict[str, int] = {}
     for name, step in steps.items():  # warm-up: allocator, thread pool, first-call dispatch, caches
         elapsed = math.inf  # without a warm-up, one call per sample
         for _ in range(warmup):
-            start = time.perf_counter()
+            start = clock()
             step()
-            elapsed = time.perf_counter() - start
+            elapsed = clock() - start
         calls[name] = max(1, round(min_sample_seconds / max(elapsed, 1e-6)))
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start = clock()
             for _ in range(calls[name]):
                 step()
-            samples[name].append((time.perf_counter() - start) / calls[name])
+            samples[name].append((clock() - start) / calls[name])
     return {name: statistics.median(times) for name, times in samples.items()}

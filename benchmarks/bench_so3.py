@@ -19,19 +19,33 @@ is the least memory traffic of one step: forward reads ``v`` (3 numbers per rota
 and writes ``R`` (9); backward reads the cotangent (9) and ``v`` (3) and writes
 ``∂L/∂v`` (3): 27 numbers per rotation.  A ``copy_`` of 13.5 numbers per rotation
 reads and writes exactly that much, so its time is the floor (target: compiled within
-5x of it).
+5x of it).  Ratios are printed in wall time and in this thread's CPU time (page faults
+included; on busy cores wall time preempts a long step more often than a short copy),
+with the minor page faults of one compiled step.  Before timing, ``gc.freeze()`` moves
+the compiler's millions of Python objects out of the collector's reach: a full
+collection that traverses them costs tens of milliseconds and lands on whichever step
+runs.  The copy writes into a preallocated tensor; each step allocates ``R`` and
+``∂L/∂v``, which glibc maps fresh (a page fault per 4 KiB) when a block exceeds its mmap
+threshold (at most 32 MiB): ``--keep-freed-memory`` raises the threshold (``mallopt``,
+glibc only), as a caching allocator (jemalloc, tcmalloc) would.
 
 A contender whose package is not installed is skipped.  roma is a benchmark-only
 dependency (``pip install roma``); symnn never imports it.
 
-Run: ``python benchmarks/bench_so3.py [--sizes 100000 1000000] [--repeats N] [--threads T]``
+Run: ``python benchmarks/bench_so3.py [--sizes 100000 1000000] [--repeats N] [--threads T]
+[--only-compile] [--keep-freed-memory]``
 (a few minutes, most of it in ``matrix_exp`` at 1e6).  On cores busy with other jobs,
 two threads measure OpenMP contention more than the code: use ``--threads 1``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import importlib.util
+import os
+import resource
+import time
 from collections.abc import Callable
 
 import torch
@@ -72,7 +86,12 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--no-compile", action="store_true", help="skip the fused-head (compiled) table")
     parser.add_argument("--only-compile", action="store_true", help="only the fused-head (compiled) table")
+    parser.add_argument(
+        "--keep-freed-memory", action="store_true", help="glibc: reuse freed blocks (no fresh pages per step)"
+    )
     args = parse_benchmark_args(parser)
+    if args.keep_freed_memory:
+        keep_freed_memory()
 
     if args.only_compile:
         fused_head(args.sizes, args.repeats)
@@ -115,11 +134,31 @@ def main() -> None:
         fused_head(args.sizes, args.repeats)
 
 
+def keep_freed_memory() -> None:
+    """glibc: serve every block from the heap and never return freed memory to the system."""
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if not (libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 2**31 - 1)):
+        raise RuntimeError("mallopt failed")
+
+
+def minor_faults(fn: Callable[[], None]) -> int:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    fn()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
 def fused_head(sizes: list[int], repeats: int) -> None:
     """Eager and compiled so3_exp, forward+backward, as multiples of the copy floor."""
     compiled = torch.compile(so3_exp, fullgraph=True, dynamic=False)
-    print("\nfused head: time / copy floor (floor = copy of 27 numbers of traffic per rotation)")
-    header = f"{'dtype':<8} {'n':>9} {'floor ms':>9} {'eager ms':>9} {'compiled ms':>12} {'eager/floor':>12} {'compiled/floor':>15}"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nfused head: time / copy floor (floor = copy of 27 numbers of traffic per rotation); load {load}"
+    )
+    header = (
+        f"{'dtype':<8} {'n':>9} {'clock':>6} {'floor ms':>9} {'eager ms':>9} {'compiled ms':>12} "
+        f"{'eager/floor':>12} {'compiled/floor':>15} {'faults':>7}"
+    )
     print(header)
     print("-" * len(header))
     generator = torch.Generator().manual_seed(1)
@@ -129,24 +168,25 @@ def fused_head(sizes: list[int], repeats: int) -> None:
             cotangent = torch.randn(n, 3, 3, generator=generator, dtype=dtype)
             source = torch.randn(27 * n // 2, generator=generator, dtype=dtype)
             target = torch.empty_like(source)
-            step(compiled, v, cotangent)()  # compile outside the timing
-            medians = interleaved_medians(
-                {
-                    "floor": lambda s=source, t=target: t.copy_(s),
-                    "eager": step(so3_exp, v, cotangent),
-                    "compiled": step(compiled, v, cotangent),
-                },
-                repeats,
-                warmup=1,
-            )
-            floor = medians["floor"]
-            dtype_name = str(dtype).removeprefix("torch.")
-            print(
-                f"{dtype_name:<8} {n:>9} {floor * 1e3:9.2f} {medians['eager'] * 1e3:9.1f} "
-                f"{medians['compiled'] * 1e3:12.1f} {medians['eager'] / floor:12.1f} "
-                f"{medians['compiled'] / floor:15.1f}",
-                flush=True,
-            )
+            steps = {
+                "floor": lambda s=source, t=target: t.copy_(s),
+                "eager": step(so3_exp, v, cotangent),
+                "compiled": step(compiled, v, cotangent),
+            }
+            steps["compiled"]()  # compile outside the timing
+            gc.collect()
+            gc.freeze()
+            faults = minor_faults(steps["compiled"])
+            for clock_name, clock in (("wall", time.perf_counter), ("cpu", time.thread_time)):
+                medians = interleaved_medians(steps, repeats, warmup=1, clock=clock)
+                floor = medians["floor"]
+                dtype_name = str(dtype).removeprefix("torch.")
+                print(
+                    f"{dtype_name:<8} {n:>9} {clock_name:>6} {floor * 1e3:9.2f} {medians['eager'] * 1e3:9.1f} "
+                    f"{medians['compiled'] * 1e3:12.1f} {medians['eager'] / floor:12.1f} "
+                    f"{medians['compiled'] / floor:15.1f} {faults:7d}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,18 @@ is one ``torch.autograd.Function`` with a hand-written backward: 29 kernels forw
 
 The series thresholds depend on the dtype (Python branches on the dtype only, never on
 values); the choice is explained at ``_EXP_SERIES``.
+
+Under ``torch.compile`` the same Function's forward and backward are traced (its base
+class :class:`_FusibleExpFunction`, which has no ``jvp``: dynamo refuses a custom one)
+in a planar layout: ``v`` and the cotangent are transposed once into contiguous
+columns, ``R`` and ``∂L/∂v`` are computed as contiguous columns and transposed once at
+the end.  Inductor then fuses each pass into one vectorized loop (it vectorizes only
+unit-stride stores; with the eager layout the backward was one scalar loop).  A compiled
+backward is never differentiated (AOT autograd has no double backward), so it always
+takes the first-order form.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.autograd.forward_ad as forward_ad
@@ -207,15 +214,38 @@ def _differentiable_coefficients(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
 # --- Rodrigues' formula, its vector-Jacobian and Jacobian-vector products ---------------
 
 
-def _rodrigues(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+def _columns(v: torch.Tensor, planar: bool) -> tuple[torch.Tensor, ...]:
+    """The last dimension of v as columns: strided views, or (planar) contiguous copies.
+
+    Planar: one transposing copy, after which every elementwise op reads and writes unit
+    strides.  Inductor vectorizes a loop only over unit-stride loads and stores; a single
+    stride-3 or stride-9 access leaves the whole fused loop scalar.
+    """
+    if planar:
+        return v.movedim(-1, 0).contiguous().unbind(0)
+    return v.unbind(-1)
+
+
+def _stack_last(columns: tuple[torch.Tensor, ...], planar: bool) -> torch.Tensor:
+    """The columns as the last dimension; planar: stacked contiguously, then one transposing copy.
+
+    The copy matters for a gradient too: autograd copies a transposed ``∂L/∂v`` into
+    ``v``'s layout before accumulating it, in a slow eager copy.
+    """
+    if planar:
+        return torch.stack(columns, dim=0).movedim(0, -1).contiguous()
+    return torch.stack(columns, dim=-1)
+
+
+def _rodrigues(v: torch.Tensor, planar: bool) -> tuple[torch.Tensor, ...]:
     """R, and t, a, b for the first-order backward."""
-    x, y, z = v.unbind(-1)
+    x, y, z = _columns(v, planar)
     if v.dtype == torch.float64 or v.device.type == "mps":  # MPS has no float64
         t = _dot(x, y, z, x, y, z)
     else:
         # Orthogonality needs c² + a² t = 1 for the true |v|² (the v vᵀ term carries it):
         # t rounded once from float64, not thrice in float32, halves that error in float32.
-        wx, wy, wz = v.double().unbind(-1)
+        wx, wy, wz = (x.double(), y.double(), z.double()) if planar else v.double().unbind(-1)
         t = _dot(wx, wy, wz, wx, wy, wz).to(v.dtype)
     a, b, c = _rotation_coefficients(t)
     bx, by = b * x, b * y
@@ -227,11 +257,11 @@ def _rodrigues(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
         torch.addcmul(bxz, a, y, value=-1), torch.addcmul(byz, a, x), torch.addcmul(c, b * z, z),
     )
     # fmt: on
-    return torch.stack(entries, dim=-1).unflatten(-1, (3, 3)), t, a, b
+    return _stack_last(entries, planar).unflatten(-1, (3, 3)), t, a, b
 
 
 def _rodrigues_vjp(
-    v: torch.Tensor, grad: torch.Tensor, coefficients: tuple[torch.Tensor, ...] | None
+    v: torch.Tensor, grad: torch.Tensor, coefficients: tuple[torch.Tensor, ...] | None, planar: bool
 ) -> torch.Tensor:
     r"""∂L/∂v for G = ∂L/∂R.
 
@@ -240,15 +270,16 @@ def _rodrigues_vjp(
 
         ∂L/∂v = a w + b S v + k v,   S = G + Gᵀ,
         k = 2 c' tr G + 2 a' v·w + b' vᵀ S v,   c' = -b - t b'.
+
     """
-    x, y, z = v.unbind(-1)
+    x, y, z = _columns(v, planar)
     if coefficients is None:
         t = _dot(x, y, z, x, y, z)
         a, b, da, db = _differentiable_coefficients(t)
     else:
         t, a, b = coefficients
         da, db = _coefficient_derivatives(t, a, b)
-    g00, g01, g02, g10, g11, g12, g20, g21, g22 = grad.flatten(-2).unbind(-1)
+    g00, g01, g02, g10, g11, g12, g20, g21, g22 = _columns(grad.flatten(-2), planar)
     wx, wy, wz = g21 - g12, g02 - g20, g10 - g01
     s01, s02, s12 = g01 + g10, g02 + g20, g12 + g21
     sx = torch.addcmul(torch.addcmul(s01 * y, s02, z), g00, x, value=2)
@@ -259,13 +290,13 @@ def _rodrigues_vjp(
     k = db * torch.addcmul(_dot(x, y, z, sx, sy, sz), t, trace, value=-2)
     k = torch.addcmul(k, da, _dot(x, y, z, wx, wy, wz), value=2)
     k = torch.addcmul(k, b, trace, value=-2)
-    return torch.stack(
+    return _stack_last(
         (
             torch.addcmul(torch.addcmul(a * wx, b, sx), k, x),
             torch.addcmul(torch.addcmul(a * wy, b, sy), k, y),
             torch.addcmul(torch.addcmul(a * wz, b, sz), k, z),
         ),
-        dim=-1,
+        planar,
     )
 
 
@@ -295,105 +326,64 @@ def _rodrigues_jvp(v: torch.Tensor, dv: torch.Tensor) -> torch.Tensor:
     return torch.stack(entries, dim=-1).unflatten(-1, (3, 3))
 
 
-# --- the fusible form, for torch.compile ---------------------------------------------------
-
-# Below t = 1 the half-angle cos h and sin h / (2h) (h = θ/2, h² = t/4 ≤ 1/4) come from
-# their Taylor series in t, eight terms: every omitted term, and its first two
-# t-derivatives, is below 1e-16.  Above, the closed forms, whose derivatives lose only
-# ~eps/h² ≤ 4 eps to cancellation there.
-_FUSED_SERIES_THRESHOLD = 1.0
-_COS_HALF_TERMS = tuple((-0.25) ** n / math.factorial(2 * n) for n in range(8))
-_HALF_SINC_HALF_TERMS = tuple(0.5 * (-0.25) ** n / math.factorial(2 * n + 1) for n in range(8))
+# --- the autograd.Functions -------------------------------------------------------------
 
 
-def _rodrigues_fusible(v: torch.Tensor) -> torch.Tensor:
-    """R = exp(hat v) in plain differentiable elementwise ops, for torch.compile to fuse.
-
-    The eager :class:`_SO3ExpFunction` saves kernels by hand; under ``torch.compile``
-    every elementwise op of one pass fuses into one loop anyway, and a custom Function
-    with a value-dependent backward (``_SO3ExpFunction.backward``) stays a boundary
-    the compiler cannot fuse across.  So the compiled path is plain autograd over one
-    branch-free formula: the quaternion (w, σ v) of the half angle, w = cos h and
-    σ = sin h / θ from their series below ``_FUSED_SERIES_THRESHOLD`` and from sin, cos
-    above (each side at an argument clamped into its own range, so the discarded side is
-    finite with zero gradient), then the same normalised coefficients as
-    :func:`_rotation_coefficients` (RᵀR = I to the rounding of a few products) and the
-    same float64 rounding of t in float32.  Series in t (no square root) keep the first
-    and second derivatives finite and accurate at t = 0 and across the threshold.
-    """
-    # Planar layout: inductor vectorizes a loop only over unit-stride loads and stores,
-    # so the coordinates are made contiguous columns (one transposing copy) and R is
-    # computed as 9 contiguous columns, transposed once at the end.  Without this, the
-    # stride-3 reads of v and stride-9 writes of R left the whole fused loop scalar.
-    x, y, z = v.movedim(-1, 0).contiguous().unbind(0)
-    if v.dtype == torch.float64 or v.device.type == "mps":
-        t = x * x + y * y + z * z
-    else:
-        wx, wy, wz = x.double(), y.double(), z.double()
-        t = (wx * wx + wy * wy + wz * wz).to(v.dtype)
-    threshold = _FUSED_SERIES_THRESHOLD
-    t_series = t.clamp_max(threshold)  # not minimum/maximum: they halve the gradient at a tie
-    half_angle = t.clamp_min(threshold).sqrt() * _scalar(t, 0.5)
-    series = t < threshold
-    w = torch.where(series, _horner(t_series, _COS_HALF_TERMS), half_angle.cos())
-    sigma = torch.where(
-        series, _horner(t_series, _HALF_SINC_HALF_TERMS), half_angle.sin() / (half_angle + half_angle)
-    )
-    sigma_sq = sigma * sigma
-    w_sq = w * w
-    sigma_sq_t = sigma_sq * t
-    inverse_q_sq = 1 / (w_sq + sigma_sq_t)
-    a = (w + w) * sigma * inverse_q_sq
-    b = (sigma_sq + sigma_sq) * inverse_q_sq
-    c = (w_sq - sigma_sq_t) * inverse_q_sq
-    bx, by, bz = b * x, b * y, b * z
-    bxy, bxz, byz = bx * y, bx * z, by * z
-    ax, ay, az = a * x, a * y, a * z
-    # fmt: off
-    entries = (
-        c + bx * x, bxy - az, bxz + ay,
-        bxy + az, c + by * y, byz - ax,
-        bxz - ay, byz + ax, c + bz * z,
-    )
-    # fmt: on
-    return torch.stack(entries, dim=0).movedim(0, -1).contiguous().unflatten(-1, (3, 3))
-
-
-class _SO3ExpFunction(torch.autograd.Function):
-    """v ↦ (exp(hat v), t, a, b) with the hand-written derivatives above.
+class _FusibleExpFunction(torch.autograd.Function):
+    """(v, planar) ↦ (exp(hat v), t, a, b) with the hand-written derivatives above.
 
     t, a, b are returned (not differentiable) only so the first-order backward can reuse
-    them; so3_exp returns R alone.
+    them; so3_exp returns R alone.  This class has no ``jvp``, so dynamo traces its
+    forward and backward into the compiled graph (it refuses a custom ``jvp``): that is
+    the compiled path, in the planar layout.  :class:`_SO3ExpFunction` adds the ``jvp``
+    for eager forward mode.
     """
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return _rodrigues(v)
+    def forward(v: torch.Tensor, planar: bool) -> tuple[torch.Tensor, ...]:
+        return _rodrigues(v, planar)
 
     @staticmethod
     def setup_context(ctx, inputs, outputs) -> None:
-        (v,) = inputs
+        v, ctx.planar = inputs
         _, t, a, b = outputs
         ctx.mark_non_differentiable(t, a, b)
         ctx.save_for_backward(v, t, a, b)
         ctx.save_for_forward(v)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor, *_unused: torch.Tensor) -> torch.Tensor:
+    def backward(ctx, grad: torch.Tensor, *_unused: torch.Tensor) -> tuple[torch.Tensor, None]:
         v, t, a, b = ctx.saved_tensors
         # t, a, b were computed without autograd, so they are constants here.  That is
         # right unless this backward is itself differentiated: grad mode on
         # (create_graph=True, and every torch.func transform) or a forward-mode tangent
-        # on v (forward-over-reverse).  Then everything is recomputed from v.
-        differentiable = torch.is_grad_enabled() or forward_ad.unpack_dual(v).tangent is not None
-        return _rodrigues_vjp(v, grad, None if differentiable else (t, a, b))
+        # on v (forward-over-reverse).  Then everything is recomputed from v.  A compiled
+        # backward is never differentiated (AOT autograd raises on double backward).
+        differentiable = not torch.compiler.is_compiling() and (
+            torch.is_grad_enabled() or forward_ad.unpack_dual(v).tangent is not None
+        )
+        return _rodrigues_vjp(v, grad, None if differentiable else (t, a, b), ctx.planar), None
+
+
+class _SO3ExpFunction(_FusibleExpFunction):
+    """:class:`_FusibleExpFunction` with a ``jvp`` (forward mode: ``torch.func.jacfwd``, ``hessian``)."""
 
     @staticmethod
-    def jvp(ctx, dv: torch.Tensor, *_unused: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    def jvp(ctx, dv: torch.Tensor, *_unused: None) -> tuple[torch.Tensor | None, ...]:
         (v,) = ctx.saved_tensors
         return _rodrigues_jvp(v, dv), None, None, None
+
+
+def _rodrigues_fusible(v: torch.Tensor) -> torch.Tensor:
+    """so3_exp's compiled path run eagerly: the same forward and backward, planar layout.
+
+    Under ``torch.compile`` :func:`so3_exp` applies :class:`_FusibleExpFunction` (no
+    ``jvp``); eagerly forward mode needs the ``jvp``, so this applies the subclass.  The
+    tests check every guarantee on it.
+    """
+    return _SO3ExpFunction.apply(v, True)[0]
 
 
 def _check_real_floating(x, name: str, last_dims: tuple[int, ...]) -> torch.Tensor:
@@ -533,8 +523,8 @@ def so3_exp(v: torch.Tensor) -> torch.Tensor:
     """
     _check_real_floating(v, "v", (3,))
     if torch.compiler.is_compiling():
-        return _rodrigues_fusible(v)
-    return _SO3ExpFunction.apply(v)[0]
+        return _FusibleExpFunction.apply(v, True)[0]
+    return _SO3ExpFunction.apply(v, False)[0]
 
 
 # so3_log's series for θ/sin θ = (1/c) atan(x)/x, x² = s²/c², s = sin θ, c = cos θ (valid for c > 0):
