@@ -143,6 +143,14 @@ def check_positive_float(value: Any, name: str) -> float:
     return check_number(value, name, positive=True)
 
 
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """``value`` as a float, after checking it is a finite number >= 0 (a tolerance where 0 means exact)."""
+    value = check_number(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be a finite non-negative number; got {value!r}")
+    return value
+
+
 def check_callable(fn: Any, name: str = "fn") -> Any:
     """``fn`` itself, after checking it can be called (a function or an ``nn.Module``)."""
     if not callable(fn):

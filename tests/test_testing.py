@@ -37,7 +37,7 @@ def test_floor_judges_small_outputs_absolutely():
     x = torch.tensor([[-0.25 + 1e-9]], dtype=torch.float64)  # f(x) = 1e-9: relative error ~5e8
     assert equivariance_error(shifted, symnn.Parity(-1), x) > 1e8
     assert equivariance_error(shifted, symnn.Parity(-1), x, floor=1.0) == pytest.approx(0.5, rel=1e-6)
-    with pytest.raises(ValueError, match="floor must be non-negative"):
+    with pytest.raises(ValueError, match="floor must be a finite non-negative number"):
         equivariance_error(shifted, symnn.Parity(-1), x, floor=-1.0)
 
 
