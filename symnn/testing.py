@@ -29,6 +29,7 @@ would pass a broken model without a word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -233,7 +234,8 @@ def assert_equivariant(
     Parameters
     ----------
     rtol : float, optional
-        The largest allowed relative violation; ``0.0`` demands exactness.
+        The largest allowed relative violation, a number >= 0: ``0.0`` demands
+        exactness, ``math.inf`` fails on NaN only.
         Default: :func:`default_rtol` of the model's output dtype (1e-10 for
         float64, 1e-4 for float32).
     model, sym, x, elements, n_elements, generator, floor
@@ -251,7 +253,7 @@ def assert_equivariant(
     >>> symnn.testing.assert_equivariant(net, symnn.Permutation(3), torch.rand(50, 3).double())
     0.0
     """
-    if rtol is not None:
+    if rtol is not None and not (isinstance(rtol, float) and rtol == math.inf):
         rtol = check_nonnegative_float(rtol, "rtol")
     symmetry, x = _model_symmetry_input(model, sym, x)
     worst = _worst_violation(model, symmetry, x, elements, n_elements, generator, floor)
