@@ -28,7 +28,8 @@ activations kept: before), ``checkpoint=None`` (the default, automatic: after) a
 same subprocess run against ``checkpoint=False`` (float32 here; the float64 equality is
 a test).
 
-Run: ``python benchmarks/bench_memory.py [--rows N] [--threads T]``.
+Run: ``python benchmarks/bench_memory.py [--rows N] [--threads T] [--kinds ...] [--cases ...]``
+(``--cases`` must include ``checkpoint=False``, the reference for the gradients).
 """
 
 from __future__ import annotations
@@ -111,6 +112,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--kinds", nargs="+", default=["penalty", "Symmetrize"], choices=["penalty", "Symmetrize"]
+    )
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     parser.add_argument("--child", nargs=2, metavar=("KIND", "CASE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -123,9 +128,9 @@ def main() -> None:
     print("(MiB; wall seconds of the step, for information: one run, not interleaved)")
     header = f"{'what':<10} {'case':<18} {'peak RSS':>9} {'peak RSS, mmap':>15} {'saved':>8} {'wall':>6}"
     print(f"{header} {'max |grad - plain|':>19}")
-    for kind in ("penalty", "Symmetrize"):
-        results = {case: _run(kind, case, args.rows, args.threads) for case in CASES}
-        fixed = {case: _run(kind, case, args.rows, args.threads, FIXED_MMAP) for case in CASES}
+    for kind in args.kinds:
+        results = {case: _run(kind, case, args.rows, args.threads) for case in args.cases}
+        fixed = {case: _run(kind, case, args.rows, args.threads, FIXED_MMAP) for case in args.cases}
         plain = torch.tensor([g for grads in results["checkpoint=False"]["grads"] for g in grads])
         for case, r in results.items():
             gap = "-"
@@ -134,7 +139,8 @@ def main() -> None:
                 gap = f"{(grad - plain).abs().max().item():.1e}"
             print(
                 f"{kind:<10} {case:<18} {r['peak'] / mib:>9.0f} {fixed[case]['peak'] / mib:>15.0f} "
-                f"{r['saved'] / mib:>8.1f} {r['seconds']:>6.1f} {gap:>19}"
+                f"{r['saved'] / mib:>8.1f} {r['seconds']:>6.1f} {gap:>19}",
+                flush=True,
             )
 
 
