@@ -16,7 +16,9 @@ interleaved with the plain step in this one run; the table prints the ratios
   separate calls ``sum(mse(model(x[:, p]), y) for p in perms)``; bound: the default
   costs no more than the loop (it makes the same five model calls, so up to 5 %
   timing noise); for information, the bookkeeping alone, timed with a
-  ``Linear(3, 1)`` model in place of the MLP;
+  ``Linear(3, 1)`` model in place of the MLP; and, for information, the default with
+  every copy's call checkpointed (``checkpoint=True``: one more forward pass per copy,
+  the price of bounded memory, see ``bench_memory.py``);
 - online augmentation: ``RandomAction`` on the batch before a plain step, and a
   ``DataLoader`` over ``AugmentedDataset`` against one over the plain tensors;
   bound 1.1x.
@@ -107,7 +109,11 @@ def main() -> None:
         penalty = sum(F.mse_loss(model(x[:, p]), y) for p in perms) / len(perms)
         return data_loss() + penalty
 
+    def orbit_checkpointed() -> torch.Tensor:
+        return data_loss() + symnn.symmetry_penalty(model, x, perm, y, elements="all", checkpoint=True)
+
     steps["full orbit, chunks (default)"] = training_step(model, opt, orbit_default)
+    steps["full orbit, checkpoint=True"] = training_step(model, opt, orbit_checkpointed)
     steps["full orbit, one pass"] = training_step(model, opt, orbit_one_pass)
     steps["full orbit, lecture loop"] = training_step(model, opt, orbit_lecture_loop)
 
@@ -181,7 +187,8 @@ def main() -> None:
     )
     print(
         f"full orbit: chunks / loop = {times['full orbit, chunks (default)'] / loop:.3f}, "
-        f"one pass / loop = {times['full orbit, one pass'] / loop:.3f}"
+        f"one pass / loop = {times['full orbit, one pass'] / loop:.3f}, "
+        f"checkpoint=True / default = {times['full orbit, checkpoint=True'] / times['full orbit, chunks (default)']:.3f}"
     )
     print("all bounds met" if failures == 0 else f"{failures} bound(s) missed")
 

@@ -200,6 +200,20 @@ class RandomAction:
     generator : torch.Generator, optional
         For reproducible draws.
 
+    Call
+    ----
+    ``action(x, y=None, *, elements=None)``: with ``elements``, those (e.g. from
+    :meth:`draw`) instead of fresh draws.  Under ``torch.compile(fullgraph=True)``
+    without a generator the draws come from torch's global generator (seed it with
+    :func:`torch.manual_seed`) inside the graph; with one, draw outside and pass them:
+
+    >>> import torch, symnn
+    >>> action = symnn.RandomAction(symnn.Permutation(3), generator=torch.Generator().manual_seed(0))
+    >>> x = torch.rand(4, 3)
+    >>> g = action.draw(x)                 # outside the compiled step: one permutation per row
+    >>> torch.equal(action(x, elements=g), x.gather(-1, g))    # inside it: no generator
+    True
+
     Shapes
     ------
     ``x``: ``(N, d)`` (one element per row) or ``(d,)`` (one sample);
@@ -225,15 +239,25 @@ class RandomAction:
         self.sym = check_symmetry(sym, "RandomAction")
         self.generator = generator
 
-    @overload
-    def __call__(self, x: torch.Tensor, y: None = None) -> torch.Tensor: ...
+    def draw(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Any:
+        """The random element(s) a call on ``(x, y)`` would use, drawn with the generator.
 
-    @overload
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+        One per row (:meth:`Symmetry.sample_rows`, shape ``x.shape[:-1]``) when the
+        symmetry supports it and ``x`` is ``(N, d)`` or ``(d,)``; else one element for
+        the whole batch.  Only the shapes of ``x`` and ``y`` are read.  Draw outside a
+        ``torch.compile`` region and pass the result as ``elements=``: a
+        :class:`torch.Generator` cannot enter a compiled graph (a graph break), a tensor
+        of draws can.
+        """
+        x, y = self._checked(x, y)
+        g = None
+        if x.ndim <= 2 and (y is None or y.ndim <= x.ndim):
+            g = row_elements(self.sym, x.shape[:-1], self.generator)
+        if g is None:
+            g = self.sym.sample(1, self.generator)[0]
+        return g
 
-    def __call__(
-        self, x: torch.Tensor, y: torch.Tensor | None = None
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def _checked(self, x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = check_tensor(x, "x", floating=False)
         if x.ndim == 0:
             raise ValueError("RandomAction needs x of shape (N, d) or (d,); got a 0-dim tensor")
@@ -244,11 +268,21 @@ class RandomAction:
                     f"RandomAction: y must have one row per row of x, shape ({x.shape[0]}, ...); "
                     f"got {tuple(y.shape)}"
                 )
-        g = None
-        if x.ndim <= 2 and (y is None or y.ndim <= x.ndim):
-            g = row_elements(self.sym, x.shape[:-1], self.generator)
-        if g is None:
-            g = self.sym.sample(1, self.generator)[0]
+        return x, y
+
+    @overload
+    def __call__(self, x: torch.Tensor, y: None = None, *, elements: Any = None) -> torch.Tensor: ...
+
+    @overload
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor, *, elements: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def __call__(
+        self, x: torch.Tensor, y: torch.Tensor | None = None, *, elements: Any = None
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        x, y = self._checked(x, y)
+        g = self.draw(x, y) if elements is None else elements
         gx = act_input(self.sym, g, x)
         if y is None:
             return gx

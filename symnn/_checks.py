@@ -125,22 +125,28 @@ def check_elements(elements: Any) -> Any:
     return elements
 
 
-def check_number(value: Any, name: str, *, positive: bool = False) -> float:
-    """``value`` as a float, after checking it is a finite real number (positive if asked).
+def check_number(value: Any, name: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    """``value`` as a float, after checking it is a finite real number (positive or >= 0 if asked).
 
     Strings, ``None`` and bools are refused with the argument's name, never by ``float()``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number; got {type(value).__name__} {value!r}")
     value = float(value)
-    if not math.isfinite(value) or (positive and not value > 0):
-        raise ValueError(f"{name} must be a finite{' positive' if positive else ''} number; got {value!r}")
+    if not math.isfinite(value) or (positive and not value > 0) or (nonnegative and not value >= 0):
+        kind = " positive" if positive else " non-negative" if nonnegative else ""
+        raise ValueError(f"{name} must be a finite{kind} number; got {value!r}")
     return value
 
 
 def check_positive_float(value: Any, name: str) -> float:
     """``value`` as a float, after checking it is a finite number > 0 (a tolerance, a scale)."""
     return check_number(value, name, positive=True)
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """``value`` as a float, after checking it is a finite number >= 0 (a tolerance where 0 means exact)."""
+    return check_number(value, name, nonnegative=True)
 
 
 def check_callable(fn: Any, name: str = "fn") -> Any:

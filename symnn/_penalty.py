@@ -15,8 +15,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._checks import check_batch, check_choice, check_count, check_elements, check_rows, check_symmetry
-from symnn._orbit import TransformedCopies, identity_first, listed_elements, random_copies
+from symnn._checks import (
+    check_batch,
+    check_callable,
+    check_choice,
+    check_count,
+    check_elements,
+    check_number,
+    check_rows,
+    check_symmetry,
+)
+from symnn._orbit import (
+    TransformedCopies,
+    call_each,
+    check_checkpoint,
+    identity_first,
+    listed_elements,
+    random_copies,
+)
 from symnn._symmetry import Symmetry
 
 __all__ = ["symmetry_penalty", "SymmetryPenalty", "SymmetryPenaltySum"]
@@ -57,12 +73,16 @@ def _copies(
 
 
 def _evaluate(
-    model: Callable[[torch.Tensor], torch.Tensor], x_copies: torch.Tensor, n_rows: int, chunk_size: int | None
+    model: Callable[[torch.Tensor], torch.Tensor],
+    x_copies: torch.Tensor,
+    n_rows: int,
+    chunk_size: int | None,
+    checkpoint: bool | None,
 ) -> torch.Tensor:
     size = n_rows if chunk_size is None else chunk_size
-    if size >= x_copies.shape[0]:
-        return model(x_copies)
-    return torch.cat([model(chunk) for chunk in x_copies.split(size)])
+    chunks = [x_copies] if size >= x_copies.shape[0] else list(x_copies.split(size))
+    outputs = call_each(model, chunks, checkpoint)
+    return outputs[0] if len(outputs) == 1 else torch.cat(outputs)
 
 
 def _reduce(squared: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -85,6 +105,7 @@ def symmetry_penalty(
     reduction: str = "mean",
     chunk_size: int | None = None,
     output: torch.Tensor | None = None,
+    checkpoint: bool | None = None,
 ) -> torch.Tensor:
     r"""The mean squared violation of the symmetry by ``model`` on the batch ``x``.
 
@@ -119,11 +140,17 @@ def symmetry_penalty(
         :meth:`Symmetry.sample_rows`).  ``"all"``: every element of a finite group
         but the identity (its term is 0, or the data loss itself against ``y``), which
         is found wherever :meth:`Symmetry.elements` lists it.
-        A list: exactly those elements.
+        A list: exactly those elements, one copy each; an element may be one per row
+        (from :meth:`Symmetry.sample_rows`).
     n_elements : int
         How many random elements per sample; each costs one forward pass of the batch.
     generator : torch.Generator, optional
-        For reproducible draws.
+        For reproducible draws.  Under ``torch.compile(fullgraph=True)`` a generator
+        cannot enter the graph (a graph break): without one the draws come from torch's
+        global generator inside the graph (seed it with :func:`torch.manual_seed`); to
+        keep your own, draw outside the compiled function and pass the draws as
+        ``elements``, a list with one per-row element per copy:
+        ``elements=[sym.sample_rows((len(x),), generator) for _ in range(k)]``.
     reduction : {"mean", "sum", "none"}
         As in :mod:`torch.nn` losses; ``"none"`` returns the squared violations,
         shape ``(m, N, k)`` for ``m`` elements (``m`` first, then ``model(x)``'s shape).
@@ -139,6 +166,23 @@ def symmetry_penalty(
     output : Tensor, optional
         ``model(x)`` when the training step has already computed it (for the data
         loss): saves a forward pass.  Not with ``y``.
+    checkpoint : bool, optional
+        Memory.  Under autograd every forward call keeps its activations until
+        ``backward``, so ``m`` copies hold ``m`` times the activations of one call:
+        ``elements="all"`` on ``Permutation(5)`` (119 copies) at N = 10,000 with the
+        3x128 MLP holds 3.6 GB (``benchmarks/bench_memory.py``).  ``True`` checkpoints
+        each call (:func:`torch.utils.checkpoint.checkpoint`, ``use_reentrant=False``):
+        it keeps only its input and output and recomputes its activations during
+        ``backward``, one call at a time, for the same value and the same gradient
+        (to rounding; bit for bit with deterministic kernels) at the cost of one more
+        forward pass per copy (the same case: under 0.2 GB).  The result stays an
+        ordinary differentiable tensor: add it to the loss and call ``backward``
+        (``autograd.grad``, double backward and ``torch.compile`` work;
+        :func:`torch.func.grad` refuses checkpointing).  ``None`` (default): automatic;
+        the first call's saved bytes are counted, and when that times the number of
+        calls exceeds 256 MiB the other calls are
+        checkpointed.  Without autograd, under ``torch.compile`` and under
+        :mod:`torch.func` the automatic choice makes plain calls.  ``False``: never.
 
     Returns
     -------
@@ -173,7 +217,9 @@ def symmetry_penalty(
     ...         + 0.5 * symnn.symmetry_penalty(model, tri, symnn.Scaling(degree=2), area))
     >>> loss.backward()
     """
-    return _penalty(model, x, sym, y, elements, None, n_elements, generator, reduction, chunk_size, output)
+    return _penalty(
+        model, x, sym, y, elements, None, n_elements, generator, reduction, chunk_size, output, checkpoint
+    )
 
 
 def _penalty(
@@ -188,14 +234,15 @@ def _penalty(
     reduction: str,
     chunk_size: int | None,
     output: torch.Tensor | None,
+    checkpoint: bool | None,
 ) -> torch.Tensor:
     """:func:`symmetry_penalty`, with ``every`` the group's elements when already listed."""
-    if not callable(model):
-        raise TypeError(f"model must be callable (an nn.Module); got {type(model).__name__}")
+    check_callable(model, "model")
     check_symmetry(sym, "symmetry_penalty")
     x = check_batch(x, "symmetry_penalty")
     reduction = check_choice(reduction, "reduction", _REDUCTIONS)
     chunk_size = _check_chunk_size(chunk_size)
+    checkpoint = check_checkpoint(checkpoint)
     elements = check_elements(elements)
     n_rows = x.shape[0]
     if y is not None and output is not None:
@@ -208,7 +255,7 @@ def _penalty(
         reference, name = check_rows(model(x), n_rows, "model(x)", "symmetry_penalty"), "model(x)"
     plan = _copies(sym, x, reference, elements, every, n_elements, generator)
     expected = plan.outputs(reference, x.ndim, name)
-    transformed = _evaluate(model, plan.inputs(x), n_rows, chunk_size)
+    transformed = _evaluate(model, plan.inputs(x), n_rows, chunk_size, checkpoint)
     if transformed.shape != expected.shape:
         per_copy = (n_rows, *transformed.shape[1:])
         raise ValueError(
@@ -237,7 +284,7 @@ class SymmetryPenalty(nn.Module):
     sym : Symmetry
     weight : float
         The factor :math:`w` in front of the penalty.
-    elements, n_elements, reduction, generator, chunk_size
+    elements, n_elements, reduction, generator, chunk_size, checkpoint
         As for :func:`symmetry_penalty`; random elements are drawn afresh at every call.
 
     Call
@@ -272,12 +319,11 @@ class SymmetryPenalty(nn.Module):
         reduction: str = "mean",
         generator: torch.Generator | None = None,
         chunk_size: int | None = None,
+        checkpoint: bool | None = None,
     ) -> None:
         super().__init__()
         self.sym = check_symmetry(sym, "SymmetryPenalty")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-            raise TypeError(f"weight must be a number; got {type(weight).__name__}")
-        self.weight = float(weight)
+        self.weight = check_number(weight, "weight")
         self.elements = check_elements(elements)
         # "all" is listed once here (and checked finite now, not at the first step).
         self._every = _every_element(sym, "SymmetryPenalty") if isinstance(elements, str) else None
@@ -285,6 +331,7 @@ class SymmetryPenalty(nn.Module):
         self.reduction = check_choice(reduction, "reduction", _REDUCTIONS)
         self.generator = generator
         self.chunk_size = _check_chunk_size(chunk_size)
+        self.checkpoint = check_checkpoint(checkpoint)
 
     def forward(
         self,
@@ -306,6 +353,7 @@ class SymmetryPenalty(nn.Module):
             self.reduction,
             self.chunk_size,
             output,
+            self.checkpoint,
         )
         return self.weight * value
 

@@ -8,8 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from symnn._checks import check_module, check_symmetry, check_tensor
-from symnn._orbit import act_input, act_output, listed_elements
+from symnn._checks import check_callable, check_module, check_symmetry, check_tensor
+from symnn._orbit import act_input, act_output, call_each, check_checkpoint, listed_elements
 from symnn._symmetry import Scaling, Symmetry, layer_symmetry
 
 __all__ = ["symmetrize", "order_free_mean", "Symmetrize"]
@@ -43,6 +43,14 @@ def order_free_mean(terms: Sequence[torch.Tensor]) -> torch.Tensor:
     m = len(terms)
     if m == 0:
         raise ValueError("order_free_mean needs at least one term")
+    first = tuple(check_tensor(terms[0], "terms[0]", floating=False).shape)
+    for k, term in enumerate(terms):
+        shape = tuple(check_tensor(term, f"terms[{k}]", floating=False).shape)
+        if shape != first:
+            raise ValueError(
+                f"order_free_mean needs terms of one shape: terms[0] has shape {first}, "
+                f"but terms[{k}] has shape {shape}"
+            )
     ordered = torch.sort(torch.stack(list(terms)), dim=0).values
     half = m // 2
     pairs = ordered[:half] + ordered.flip(0)[:half]
@@ -61,6 +69,7 @@ def symmetrize(
     sym: Symmetry,
     elements: Sequence[Any] | None = None,
     inverses: Sequence[Any] | None = None,
+    checkpoint: bool | None = None,
 ) -> torch.Tensor:
     r"""Average ``fn`` over a finite group: :math:`f(x) = \frac{1}{|G|}\sum_{g} \rho(g)^{-1} g_\text{net}(g\cdot x)`.
 
@@ -77,6 +86,15 @@ def symmetrize(
         A finite symmetry.
     elements, inverses : sequence, optional
         ``sym.elements()`` and their inverses, when already at hand.
+    checkpoint : bool, optional
+        Memory under autograd: the :math:`|G|` calls keep :math:`|G|` times the
+        activations of one call until ``backward``.  ``True`` checkpoints each call
+        (:func:`torch.utils.checkpoint.checkpoint`, ``use_reentrant=False``): the same
+        output and gradient for one more forward pass per element, holding one call's
+        activations at a time.  ``None`` (default): automatic, checkpointed past 256 MiB
+        of activations (the first call's saved bytes times
+        :math:`|G|`); plain calls without autograd, under ``torch.compile`` and under
+        :mod:`torch.func`.  ``False``: never.
 
     Examples
     --------
@@ -87,7 +105,9 @@ def symmetrize(
     >>> symmetrize(fn, x, symnn.Permutation(3))
     tensor([[22.]])
     """
+    check_callable(fn, "fn")
     check_tensor(x)
+    checkpoint = check_checkpoint(checkpoint)
     if elements is None:
         elements = _finite_elements(sym, "symmetrize")
     if inverses is None:
@@ -95,10 +115,10 @@ def symmetrize(
     # One call per element on a batch shaped like x (not one call on the stacked orbit):
     # then g·(h·x) = (gh)·x reaches the net in the same call shape, at the same rows,
     # and exactness does not hang on how a kernel treats a row's position in a batch.
-    terms = [
-        act_output(sym, g_inv, fn(act_input(sym, g, x)), name="net's output")
-        for g, g_inv in zip(elements, inverses)
-    ]
+    # Every g·x is formed (and its shape checked) before the net sees any of them.
+    moved = [act_input(sym, g, x) for g in elements]
+    outputs = call_each(fn, moved, checkpoint)
+    terms = [act_output(sym, g_inv, out, name="net's output") for out, g_inv in zip(outputs, inverses)]
     return order_free_mean(terms)
 
 
@@ -125,6 +145,13 @@ class Symmetrize(nn.Module):
         The wrapped network.
     sym : Symmetry
         A finite symmetry, e.g. ``Permutation(3)`` or ``Permutation(3) * Parity(-1)``.
+    checkpoint : bool, optional
+        Memory in training: the :math:`|G|` calls keep :math:`|G|` times one call's
+        activations until ``backward`` (``Permutation(5)``: 120 times).  ``True``
+        checkpoints each call (one more forward pass per element, one call's
+        activations at a time, the same output and gradient); ``None`` (default)
+        does so past 256 MiB; ``False`` never.  See
+        :func:`symnn.functional.symmetrize`.
 
     Shapes
     ------
@@ -140,15 +167,16 @@ class Symmetrize(nn.Module):
     True
     """
 
-    def __init__(self, net: nn.Module, sym: Symmetry) -> None:
+    def __init__(self, net: nn.Module, sym: Symmetry, checkpoint: bool | None = None) -> None:
         super().__init__()
         self.net = check_module(net)
         self.elements = _finite_elements(sym, "Symmetrize")
         self.sym = sym
         self.inverses = [sym.inverse(g) for g in self.elements]
+        self.checkpoint = check_checkpoint(checkpoint)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return symmetrize(self.net, x, self.sym, self.elements, self.inverses)
+        return symmetrize(self.net, x, self.sym, self.elements, self.inverses, self.checkpoint)
 
     @property
     def symmetry(self) -> Symmetry | None:
@@ -157,4 +185,5 @@ class Symmetrize(nn.Module):
         return layer_symmetry(self.sym, self.net, (Scaling,))
 
     def extra_repr(self) -> str:
-        return f"sym={self.sym!r}, order={len(self.elements)}"
+        extra = "" if self.checkpoint is None else f", checkpoint={self.checkpoint}"
+        return f"sym={self.sym!r}, order={len(self.elements)}{extra}"

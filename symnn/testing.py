@@ -29,13 +29,14 @@ would pass a broken model without a word.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from symnn._checks import check_tensor
+from symnn._checks import check_callable, check_count, check_nonnegative_float, check_tensor
 from symnn._orbit import act_input, act_output, elements_to_check
 from symnn._symmetry import Symmetry
 
@@ -106,8 +107,10 @@ def _worst_violation(
     generator: torch.Generator | None,
     floor: float,
 ) -> _Worst:
-    if floor < 0:
-        raise ValueError(f"floor must be non-negative; got {floor}")
+    check_callable(model, "model")
+    floor = check_nonnegative_float(floor, "floor")
+    if elements is None:
+        check_count(n_elements, "n_elements")
     if x.numel() == 0:
         raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}): there is nothing to check")
     x = x.detach()
@@ -231,7 +234,8 @@ def assert_equivariant(
     Parameters
     ----------
     rtol : float, optional
-        The largest allowed relative violation; ``0.0`` demands exactness.
+        The largest allowed relative violation, a number >= 0: ``0.0`` demands
+        exactness, ``math.inf`` fails on NaN only.
         Default: :func:`default_rtol` of the model's output dtype (1e-10 for
         float64, 1e-4 for float32).
     model, sym, x, elements, n_elements, generator, floor
@@ -249,6 +253,8 @@ def assert_equivariant(
     >>> symnn.testing.assert_equivariant(net, symnn.Permutation(3), torch.rand(50, 3).double())
     0.0
     """
+    if rtol is not None and not (isinstance(rtol, float) and rtol == math.inf):
+        rtol = check_nonnegative_float(rtol, "rtol")
     symmetry, x = _model_symmetry_input(model, sym, x)
     worst = _worst_violation(model, symmetry, x, elements, n_elements, generator, floor)
     if rtol is None:

@@ -25,9 +25,9 @@ SEED = 0
 
 
 def exact_model() -> torch.nn.Module:
-    """The structurally symmetric model (to become enforce(MLP(3, 1), Permutation(3) * Scaling(2)))."""
+    """The structurally symmetric model that :func:`symnn.enforce` builds."""
     torch.manual_seed(SEED)
-    return symnn.ScaleNormalize(symnn.PermutationSort(symnn.MLP(3, 1, hidden=(16, 16))), degree=2).double()
+    return symnn.enforce(symnn.MLP(3, 1, hidden=(16, 16)), symnn.Permutation(3) * symnn.Scaling(2)).double()
 
 
 def penalty_model() -> torch.nn.Module:

@@ -89,8 +89,23 @@ def test_augment_and_penalty_no_longer_share_private_names():
     assert "symnn._augment" not in source
 
 
-def test_identity_first_costs_one_check_for_the_built_in_symmetries():
+def test_identity_first_reads_no_values_for_the_built_in_symmetries():
+    # Built-in listings put the identity first: nothing is probed, so a meta tensor
+    # (which has no values) goes through, and torch.compile sees no value read.
     from symnn._orbit import identity_first
 
-    listed = symnn.Permutation(3).elements()
-    assert identity_first(symnn.Permutation(3), listed, torch.rand(4, 3)) == listed
+    for sym in (symnn.Permutation(3), symnn.Permutation(3) * symnn.Parity(-1)):
+        listed = sym.elements()
+        assert identity_first(sym, listed, torch.empty(4, 3, device="meta")) == listed
+
+
+def test_identity_first_still_probes_a_subclass_that_relists_its_elements():
+    from symnn._orbit import identity_first
+
+    class Reversed(symnn.Permutation):
+        def elements(self):
+            return super().elements()[::-1]
+
+    sym = Reversed(3)
+    first = identity_first(sym, sym.elements(), torch.rand(4, 3))[0]
+    assert torch.equal(first, torch.arange(3))

@@ -295,3 +295,126 @@ def test_module_form_refuses_bad_terms():
         symnn.SymmetryPenalty(symnn.Parity(-1)) + 1.0
     with pytest.raises(TypeError, match="weight"):
         symnn.SymmetryPenalty(symnn.Parity(-1), weight="big")
+
+
+# --------------------------------------------------------------------------- memory (issue 10, item 10)
+
+
+def _penalty_and_gradients(model, x, y=None, **kwargs):
+    model.zero_grad(set_to_none=True)
+    value = symnn.symmetry_penalty(
+        model, x, symnn.Permutation(3) * symnn.Parity(-1), y, elements="all", **kwargs
+    )
+    value.backward()
+    return value.detach(), [p.grad.clone() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("labels", [False, True])
+def test_issue10_item10_checkpointed_penalty_has_the_plain_value_and_gradient(dtype, labels):
+    x = triangles(40, dtype) - 0.5
+    y = torch.rand(40, 1, generator=gen(3), dtype=dtype) if labels else None
+    model = CountingModel(mlp(3, 1, dtype))
+    plain = _penalty_and_gradients(model, x, y, checkpoint=False)
+    plain_calls = len(model.calls)
+    model.calls.clear()
+    checkpointed = _penalty_and_gradients(model, x, y, checkpoint=True)
+    # 11 copies, each run again during backward: the checkpointing happened.
+    assert len(model.calls) == plain_calls + 11
+    assert torch.equal(checkpointed[0], plain[0])
+    for got, expected in zip(checkpointed[1], plain[1]):
+        assert expected.abs().max() > 0
+        torch.testing.assert_close(got, expected, rtol=1e-12 if dtype == torch.float64 else 1e-5, atol=0)
+
+
+def test_issue10_item10_automatic_checkpointing_past_the_threshold(monkeypatch):
+    import symnn._orbit as orbit
+
+    x = triangles(40, torch.float64)
+    model = CountingModel(mlp(3, 1, torch.float64))
+    plain = _penalty_and_gradients(model, x)  # far below 256 MiB: plain calls
+    assert len(model.calls) == 12  # model(x) and 11 copies, none run again
+    model.calls.clear()
+    monkeypatch.setattr(orbit, "CHECKPOINT_BYTES", 1024)
+    automatic = _penalty_and_gradients(model, x)
+    # The first copy (measured) is plain; the other 10 are run again in backward.
+    assert len(model.calls) == 12 + 10
+    assert torch.equal(automatic[0], plain[0])
+    for got, expected in zip(automatic[1], plain[1]):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+
+
+def test_issue10_item10_checkpointed_penalty_bounds_the_bytes_saved_for_backward():
+    # Saved tensors counted outside the checkpointed calls: the plain penalty saves the
+    # activations of its 6 calls (model(x) and 5 copies); with checkpoint=True only
+    # model(x)'s activations and the copies' outputs are saved (the checkpointed calls
+    # hold their own inputs, 12 KiB each here).
+    def saved_bytes(checkpoint):
+        storages = {}
+
+        def pack(t):
+            if not (t.requires_grad and t.grad_fn is None):
+                storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        x = triangles(500, torch.float64)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            symnn.symmetry_penalty(
+                mlp(3, 1, torch.float64), x, symnn.Permutation(3), elements="all", checkpoint=checkpoint
+            )
+        return sum(storages.values())
+
+    plain, checkpointed = saved_bytes(False), saved_bytes(True)
+    assert plain > 5 * 500 * 32 * 8 * 2  # two hidden activations of 32 per copy, at least
+    assert checkpointed < plain / 4
+
+
+def test_issue10_item10_checkpointed_penalty_keeps_double_backward():
+    x = triangles(16, torch.float64).requires_grad_()
+    model = mlp(3, 1, torch.float64)
+    results = []
+    for checkpoint in (False, True):
+        model.zero_grad(set_to_none=True)
+        value = symnn.symmetry_penalty(model, x, symnn.Permutation(3), elements="all", checkpoint=checkpoint)
+        (dx,) = torch.autograd.grad(value, x, create_graph=True)
+        dx.square().sum().backward()
+        results.append([dx.detach(), *(p.grad.clone() for p in model.parameters())])
+    assert results[0][0].abs().max() > 0 and results[0][1].abs().max() > 0
+    for got, expected in zip(*results):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+
+
+def test_issue10_item10_automatic_choice_stays_plain_under_torch_func(monkeypatch):
+    import symnn._orbit as orbit
+
+    monkeypatch.setattr(orbit, "CHECKPOINT_BYTES", 0)  # would checkpoint, but torch.func refuses it
+    model = mlp(3, 1, torch.float64)
+    params = dict(model.named_parameters())
+    x = triangles(16, torch.float64)
+
+    def penalty(p):
+        call = lambda t: torch.func.functional_call(model, p, (t,))  # noqa: E731
+        return symnn.symmetry_penalty(call, x, symnn.Permutation(3), elements="all")
+
+    grads = torch.func.grad(penalty)(params)
+    value = penalty(params)
+    expected = torch.autograd.grad(value, list(params.values()))
+    for name, e in zip(params, expected):
+        torch.testing.assert_close(grads[name], e, rtol=1e-12, atol=0)
+
+
+def test_issue10_item10_checkpoint_must_be_a_bool_or_none():
+    x = triangles(4, torch.float32)
+    with pytest.raises(TypeError, match="checkpoint must be None"):
+        symnn.symmetry_penalty(mlp(3, 1, torch.float32), x, symnn.Permutation(3), checkpoint="yes")
+    with pytest.raises(TypeError, match="checkpoint must be None"):
+        symnn.SymmetryPenalty(symnn.Permutation(3), checkpoint=1)
+
+
+def test_issue10_item9_penalty_names_model_and_weight():
+    with pytest.raises(TypeError, match="model must be a callable"):
+        symnn.symmetry_penalty(3, triangles(4, torch.float32), symnn.Permutation(3))
+    with pytest.raises(TypeError, match="weight must be a number; got str"):
+        symnn.SymmetryPenalty(symnn.Permutation(3), weight="0.5")
+    with pytest.raises(ValueError, match="weight must be a finite number"):
+        symnn.SymmetryPenalty(symnn.Permutation(3), weight=float("nan"))

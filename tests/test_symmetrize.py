@@ -178,3 +178,98 @@ def test_layers_state_the_symmetry_they_guarantee_including_a_stack():
     assert repr(symnn.Symmetrize(symnn.ScaleNormalize(net, degree=1), symnn.Parity(1)).symmetry) == repr(
         symnn.Scaling(1) * symnn.Parity(1)
     )
+
+
+# --------------------------------------------------------------------------- memory (issue 10, item 10)
+
+
+class _Counting(torch.nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.net(x)
+
+
+def _step(model, x):
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    out.square().mean().backward()
+    return [out.detach(), *(p.grad.clone() for p in model.parameters())]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_issue10_item10_checkpointed_symmetrize_has_the_plain_output_and_gradient(dtype):
+    torch.manual_seed(0)
+    net = _Counting(symnn.MLP(3, 2, hidden=(16, 16)).to(dtype))
+    x = torch.randn(30, 3, generator=torch.Generator().manual_seed(1), dtype=dtype)
+    sym = symnn.Permutation(3) * symnn.Parity(-1)
+    plain = _step(symnn.Symmetrize(net, sym, checkpoint=False), x)
+    assert net.calls == 12
+    net.calls = 0
+    checkpointed = _step(symnn.Symmetrize(net, sym, checkpoint=True), x)
+    assert net.calls == 24  # every call run again during backward
+    assert torch.equal(checkpointed[0], plain[0])
+    assert plain[1].abs().max() > 0  # (the last bias cancels in the odd average)
+    for got, expected in zip(checkpointed[1:], plain[1:]):
+        torch.testing.assert_close(got, expected, rtol=1e-12 if dtype == torch.float64 else 1e-5, atol=0)
+
+
+def test_issue10_item10_symmetrize_checkpoints_automatically_past_the_threshold(monkeypatch):
+    import symnn._orbit as orbit
+
+    torch.manual_seed(0)
+    net = _Counting(symnn.MLP(3, 1, hidden=(16,)).double())
+    model = symnn.Symmetrize(net, symnn.Permutation(3))
+    x = torch.randn(10, 3, dtype=torch.float64)
+    plain = _step(model, x)
+    assert net.calls == 6
+    monkeypatch.setattr(orbit, "CHECKPOINT_BYTES", 0)
+    net.calls = 0
+    automatic = _step(model, x)
+    assert net.calls == 6 + 5  # the first (measured) call plain, the other five run again
+    for got, expected in zip(automatic, plain):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    net.calls = 0
+    with torch.no_grad():
+        model(x)
+    assert net.calls == 6  # nothing to save without autograd
+
+
+def test_issue10_item10_checkpointed_symmetrize_passes_gradcheck():
+    torch.manual_seed(0)
+    net = symnn.MLP(3, 1, hidden=(4,), activation="tanh").double()
+    x = torch.randn(3, 3, dtype=torch.float64, requires_grad=True)
+    fn = lambda t: symmetrize(net, t, symnn.Permutation(3), checkpoint=True)  # noqa: E731
+    assert gradcheck(fn, (x,))
+    assert gradgradcheck(fn, (x,))
+
+
+def test_issue10_item9_symmetrize_reports_a_shape_changing_action_before_the_net_sees_it():
+    class Truncate(SignFlips):
+        def act_input(self, g, x):
+            return x[..., :2] if g == (-1, -1) else x  # a broken action: drops a column
+
+    torch.manual_seed(0)
+    net = _Counting(symnn.MLP(3, 2))
+    model = symnn.Symmetrize(net, Truncate())
+    with pytest.raises(ValueError, match=r"Truncate.*act_input turned x of shape \(4, 3\) into \(4, 2\)"):
+        model(torch.rand(4, 3))
+    assert net.calls == 0  # symnn named it; the wrapped net never saw a batch
+
+
+def test_issue10_item9_order_free_mean_names_the_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"terms\[0\] has shape \(2, 3\), but terms\[2\] has shape \(3, 2\)"):
+        order_free_mean([torch.zeros(2, 3), torch.ones(2, 3), torch.zeros(3, 2)])
+    with pytest.raises(TypeError, match=r"terms\[1\] must be a torch.Tensor; got list"):
+        order_free_mean([torch.zeros(2), [1.0, 2.0]])
+
+
+def test_issue10_item9_symmetrize_names_a_function_that_is_not_callable():
+    with pytest.raises(TypeError, match="fn must be a callable"):
+        symmetrize("net", torch.rand(2, 3), symnn.Permutation(3))
+    with pytest.raises(TypeError, match="checkpoint must be None"):
+        symnn.Symmetrize(symnn.MLP(3, 1), symnn.Permutation(3), checkpoint="auto")

@@ -37,7 +37,7 @@ def test_floor_judges_small_outputs_absolutely():
     x = torch.tensor([[-0.25 + 1e-9]], dtype=torch.float64)  # f(x) = 1e-9: relative error ~5e8
     assert equivariance_error(shifted, symnn.Parity(-1), x) > 1e8
     assert equivariance_error(shifted, symnn.Parity(-1), x, floor=1.0) == pytest.approx(0.5, rel=1e-6)
-    with pytest.raises(ValueError, match="floor must be non-negative"):
+    with pytest.raises(ValueError, match="floor must be a finite non-negative number"):
         equivariance_error(shifted, symnn.Parity(-1), x, floor=-1.0)
 
 
@@ -219,3 +219,27 @@ def test_equivariance_error_on_an_empty_batch_says_so(shape):
         symnn.testing.equivariance_error(model, symnn.Parity(-1), torch.zeros(shape))
     with pytest.raises(ValueError, match=r"x is an empty batch"):
         symnn.testing.assert_equivariant(model, torch.zeros(shape))
+
+
+def test_issue10_item9_assert_equivariant_rtol_as_a_string_is_named():
+    net = symnn.PermutationSort(symnn.MLP(3, 1)).double()
+    x = torch.rand(8, 3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="rtol must be a number; got str '1e-3'"):
+        symnn.testing.assert_equivariant(net, symnn.Permutation(3), x, rtol="1e-3")
+    for bad in (-1e-3, float("nan"), -float("inf")):
+        with pytest.raises(ValueError, match="rtol must be a finite non-negative number"):
+            symnn.testing.assert_equivariant(net, symnn.Permutation(3), x, rtol=bad)
+    # rtol=0.0 demands exactness, and an exactly symmetric net passes it.
+    assert symnn.testing.assert_equivariant(net, symnn.Permutation(3), x, rtol=0.0) == 0.0
+    with pytest.raises(AssertionError, match=r"rtol 0\.0e"):
+        symnn.testing.assert_equivariant(symnn.MLP(3, 1).double(), symnn.Permutation(3), x, rtol=0)
+
+
+def test_issue10_item9_checker_names_model_floor_and_n_elements():
+    x = torch.rand(8, 3)
+    with pytest.raises(TypeError, match="model must be a callable"):
+        symnn.testing.equivariance_error("net", symnn.Permutation(3), x)
+    with pytest.raises(TypeError, match="floor must be a number; got str"):
+        symnn.testing.equivariance_error(symnn.MLP(3, 1), symnn.Permutation(3), x, floor="0")
+    with pytest.raises(ValueError, match="n_elements must be a positive int; got 0"):
+        symnn.testing.equivariance_error(symnn.MLP(3, 1), symnn.Scaling(1), x, n_elements=0)
