@@ -33,6 +33,7 @@ PROBLEMS: dict[str, str] = {
     "spring": ".spring",
     "rotation": ".rotation",
     "laplace": ".laplace",
+    "inertia": ".inertia",
 }
 
 #: The problems' names, in the registry's order.
