@@ -97,7 +97,14 @@ class InertiaSettings(Settings):
 
 FULL = InertiaSettings()
 QUICK = InertiaSettings(
-    epochs=150, lr=3e-3, final_lr=3e-5, n_checkpoints=5, hidden=(64, 64, 64), e3nn_scalars=8, e3nn_gated=4
+    epochs=100,
+    lr=3e-3,
+    final_lr=3e-5,
+    n_checkpoints=4,
+    hidden=(64, 64, 64),
+    e3nn_scalars=4,
+    e3nn_gated=2,
+    n_probe=200,
 )
 
 
