@@ -35,6 +35,7 @@ PROBLEMS: dict[str, str] = {
     "laplace": ".laplace",
     "pendulum": ".pendulum",
     "elasticity": ".elasticity",
+    "inertia": ".inertia",
 }
 
 #: The problems' names, in the registry's order.
