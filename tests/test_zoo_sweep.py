@@ -7,6 +7,7 @@ import math
 import os
 import pathlib
 import pickle
+import re
 import shutil
 import socket
 import subprocess
@@ -272,7 +273,8 @@ def test_torchrun_on_two_ranks_writes_the_serial_runs_numbers(tmp_path):
     ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("wrote 10 files") == 1, "rank 0 alone prints"
+    # Rank 0 alone prints (and writes); the count of files follows the problem's figures.
+    assert len(re.findall(r"wrote \d+ files", done.stdout)) == 1, "rank 0 alone prints"
     assert "2 ranks" in done.stdout
     serial, ranks = (
         json.loads((tmp_path / name / "results.json").read_text(encoding="utf-8"))
