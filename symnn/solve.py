@@ -251,15 +251,28 @@ def newton(
         )
         norm = torch.linalg.vector_norm(r, dim=-1)
         done = size <= limit  # NaN counts as not converged
+        stuck = torch.zeros_like(done)  # systems with no Newton step: a non-finite or singular Jacobian
+        identity = torch.eye(u.shape[-1], dtype=u.dtype, device=u.device)
         iterations = 0
         while iterations < max_iter:
-            active = ~done
+            active = ~done & ~stuck
             if not bool(active.any()):
                 break
             iterations += 1
             jac = _jacobian(residual, u, fixed, bandwidth)
-            step = torch.linalg.solve(jac, -r.unsqueeze(-1)).squeeze(-1)
-            step = step * active.unsqueeze(-1).to(u.dtype)
+            # LAPACK must never see a NaN or inf: on a batch, MKL's LU can then return invalid
+            # pivots and abort every system ("Pivots given to lu_solve must all be greater or
+            # equal to 1").  A system whose Jacobian is not finite, or is singular, has no Newton
+            # step: it stops and is reported as failed; the others solve against the identity
+            # in its place, and the rows not stepping are zeroed by selection (NaN * 0 is NaN).
+            stuck = stuck | (active & ~torch.isfinite(jac).flatten(-2).all(-1))
+            active = active & ~stuck
+            jac = torch.where(active[..., None, None], jac, identity)
+            step, info = torch.linalg.solve_ex(jac, -r.unsqueeze(-1))
+            step = step.squeeze(-1)
+            stuck = stuck | (active & ((info != 0) | ~torch.isfinite(step).all(-1)))
+            active = active & ~stuck
+            step = torch.where(active.unsqueeze(-1), step, torch.zeros_like(step))
             alpha = torch.ones_like(norm)
             accepted = ~active
             trial_u, trial_r = u, r
@@ -279,7 +292,7 @@ def newton(
             norm = torch.linalg.vector_norm(r, dim=-1)
             size = _max_abs(r)
             small = _max_abs(step) <= step_tol * _max_abs(u)
-            done = done | (size <= limit) | small
+            done = (done | (size <= limit) | small) & ~stuck
         failed = ~done
         if bool(failed.any()):
             where = failed.nonzero().tolist()

@@ -148,6 +148,27 @@ def test_nan_residual_is_a_failure():
         newton(bar_residual(cubic), torch.zeros(1, N, dtype=torch.float64), (load,), max_iter=3)
 
 
+def test_singular_jacobian_is_a_named_failure_not_a_lapack_error():
+    # u^2 = p from u0 = 0: the Jacobian 2u is singular there, so system 0 has no Newton step.
+    square = lambda u, p: u**2 - p  # noqa: E731
+    u0 = torch.tensor([[0.0], [2.0]], dtype=torch.float64)
+    p = torch.tensor([[1.0], [4.5]], dtype=torch.float64)
+    with pytest.raises(NewtonError, match=r"system \(0,\)") as info:
+        newton(square, u0, (p,))
+    assert info.value.index == [(0,)]
+
+
+def test_lapack_pivots_bug_a_nan_system_leaves_the_rest_of_the_batch_solving():
+    # Regression: a batched solve with a NaN Jacobian once aborted inside MKL ("Pivots given
+    # to lu_solve must all be greater or equal to 1").  The NaN system alone fails, by name.
+    load = torch.tensor([[3.0, 0.5], [float("nan"), 0.0], [1.0, 0.0]], dtype=torch.float64)
+    with pytest.raises(NewtonError) as info:
+        newton(bar_residual(cubic), torch.zeros(3, N, dtype=torch.float64), (load,), bandwidth=1)
+    assert info.value.index == [(1,)]
+    good = newton(bar_residual(cubic), torch.zeros(2, N, dtype=torch.float64), (load[[0, 2]],), bandwidth=1)
+    assert torch.isfinite(good).all()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
