@@ -40,10 +40,12 @@ values); the choice is explained at ``_EXP_SERIES``.
 
 Under ``torch.compile`` the same Function's forward and backward are traced (its base
 class :class:`_FusibleExpFunction`, which has no ``jvp``: dynamo refuses a custom one)
-in a planar layout: ``v`` and the cotangent are transposed once into contiguous
-columns, ``R`` and ``∂L/∂v`` are computed as contiguous columns and transposed once at
-the end.  Inductor then fuses each pass into one vectorized loop (it vectorizes only
-unit-stride stores; with the eager layout the backward was one scalar loop).  A compiled
+in a planar layout: ``v`` is transposed once into contiguous columns, from which ``R``
+is written straight into its ``(..., 3, 3)`` layout (inductor tiles that store: half
+the forward time of writing nine planar columns and transposing them), and ``∂L/∂v``
+is computed as contiguous columns and transposed once at the end (written at stride 3
+directly, the backward loop ran 3x slower).  Inductor fuses each pass into one
+vectorized loop.  A compiled
 backward is never differentiated (AOT autograd has no double backward), so it always
 takes the first-order form.
 """
@@ -229,8 +231,10 @@ def _columns(v: torch.Tensor, planar: bool) -> tuple[torch.Tensor, ...]:
 def _stack_last(columns: tuple[torch.Tensor, ...], planar: bool) -> torch.Tensor:
     """The columns as the last dimension; planar: stacked contiguously, then one transposing copy.
 
-    The copy matters for a gradient too: autograd copies a transposed ``∂L/∂v`` into
-    ``v``'s layout before accumulating it, in a slow eager copy.
+    Used for ``∂L/∂v``: compiled, the planar stack keeps the backward loop vectorized, and
+    the copy matters too: autograd copies a transposed ``∂L/∂v`` into ``v``'s layout
+    before accumulating it, in a slow eager copy.  (``R`` is stacked in place, see the
+    module docstring.)
     """
     if planar:
         return torch.stack(columns, dim=0).movedim(0, -1).contiguous()
@@ -257,7 +261,9 @@ def _rodrigues(v: torch.Tensor, planar: bool) -> tuple[torch.Tensor, ...]:
         torch.addcmul(bxz, a, y, value=-1), torch.addcmul(byz, a, x), torch.addcmul(c, b * z, z),
     )
     # fmt: on
-    return _stack_last(entries, planar).unflatten(-1, (3, 3)), t, a, b
+    # Stacked in place even when planar: compiled, inductor tiles this store (measured 2x
+    # faster than nine planar columns plus a transposing copy).
+    return torch.stack(entries, dim=-1).unflatten(-1, (3, 3)), t, a, b
 
 
 def _rodrigues_vjp(
