@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["binary_exponent", "ldexp"]
+__all__ = ["binary_exponent", "ldexp", "reciprocal_power_of_two"]
 
 # (integer type, mantissa bits, exponent bias, largest normal exponent) of each float type.
 _LAYOUT = {
@@ -44,6 +44,35 @@ def _power_of_two(n: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     int_dtype, mantissa_bits, bias, largest = _LAYOUT[dtype]
     n = n.to(int_dtype).clamp(1 - largest, largest)
     return ((n + bias) << mantissa_bits).view(dtype)
+
+
+# The largest exponent of a normal power of two, per float type (the smallest is 1 - it).
+_NORMAL_EXPONENT = {torch.float16: 15, torch.bfloat16: 127, torch.float32: 127, torch.float64: 1023}
+
+
+def reciprocal_power_of_two(s: torch.Tensor) -> torch.Tensor:
+    r""":math:`2^{-e}` for the binary exponent :math:`e` of ``s`` (:math:`|s| = m\,2^e`), clamped to normal powers.
+
+    Detached, with ``s``'s dtype and shape: :math:`|s|\,2^{-e} = m \in [\tfrac12, 1)`
+    wherever :math:`2^{-e}` is a normal number, and otherwise the nearest normal power
+    of two, which still brings a subnormal ``s`` to a normal number (and a huge one to
+    at most 4).  1 where ``s`` is inf or NaN.  One factor, built from its bits: dividing
+    ``x 2^{-e}`` by ``s 2^{-e}`` gives exactly ``x / s`` while both products stay away
+    from under- and overflow, and the quotient's gradient then never forms ``1/s`` or
+    ``s²``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from symnn._exact_scale import reciprocal_power_of_two
+    >>> reciprocal_power_of_two(torch.tensor([3.0, 0.25, 1e-45, float("inf")]))
+    tensor([2.5000e-01, 2.0000e+00, 1.7014e+38, 1.0000e+00])
+    """
+    s = s.detach()
+    n = torch.where(torch.isfinite(s), -torch.frexp(s).exponent, 0)
+    largest = _NORMAL_EXPONENT[s.dtype]
+    built = s.dtype if s.dtype in _LAYOUT else torch.float32  # half types: built in float32, exact
+    return _power_of_two(n.clamp(1 - largest, largest), built).to(s.dtype)
 
 
 def ldexp(x: torch.Tensor, n: torch.Tensor, pieces: int = 3) -> torch.Tensor:

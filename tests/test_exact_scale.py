@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from symnn._exact_scale import binary_exponent, ldexp
+from symnn._exact_scale import binary_exponent, ldexp, reciprocal_power_of_two
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -47,3 +47,19 @@ def test_ldexp_keeps_half_precision_dtypes():
     for dtype in (torch.float16, torch.bfloat16):
         y = ldexp(torch.tensor([3.0], dtype=dtype), torch.tensor([2]))
         assert y.dtype == dtype and float(y) == 12.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_reciprocal_power_of_two_brings_every_finite_scale_to_a_normal_number(dtype):
+    info = torch.finfo(dtype)
+    s = torch.tensor([info.max, info.tiny, info.tiny / 8, info.smallest_normal * 3, 1.0, 0.3], dtype=dtype)
+    p = reciprocal_power_of_two(s)
+    assert p.dtype == dtype and not p.requires_grad
+    mantissa = torch.frexp(p.double()).mantissa
+    assert (mantissa == 0.5).all()  # exact powers of two
+    scaled = (s * p).double()
+    assert (scaled >= info.tiny).all() and (scaled < 4).all()  # normal, and at most 4
+    normal = (s >= info.tiny) & (s < info.max / 2)  # where 2^-e itself is normal
+    assert ((scaled[normal] >= 0.5) & (scaled[normal] < 1)).all()
+    specials = torch.tensor([math.inf, -math.inf, math.nan], dtype=dtype)
+    assert reciprocal_power_of_two(specials).tolist() == [1.0, 1.0, 1.0]

@@ -257,3 +257,21 @@ def test_scale_normalize_gradient_is_finite_at_a_subnormal_scale(scale, degree, 
         torch.testing.assert_close(grad.double() * ratio ** (1 - degree), grad1.double(), rtol=0.05, atol=0)
     elif ratio ** (degree - 1) > smallest:
         torch.testing.assert_close(grad.double(), grad1.double() * ratio ** (degree - 1), rtol=0.05, atol=0)
+
+
+@pytest.mark.parametrize("scale", ["sum", "norm", "max"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+def test_the_normalised_input_is_x_over_s_bit_for_bit_from_subnormal_to_huge_scales(scale, dtype):
+    # The exact power-of-two factor changes how the quotient is computed, never its value:
+    # the net sees exactly the correctly rounded x / s at every scale.
+    info = torch.finfo(dtype)
+    low, high = math.frexp(info.tiny)[1] - 20, math.frexp(info.max)[1] - 3
+    generator = torch.Generator().manual_seed(0)
+    seen = []
+    net = lambda u: seen.append(u) or u[..., :1]  # noqa: E731
+    for exponent in range(low, high, 9):
+        x = (0.2 + 0.8 * torch.rand(64, 3, generator=generator, dtype=torch.float64)) * 2.0**exponent
+        x = x.to(dtype)
+        scale_normalize(net, x, degree=1, scale=scale)
+        expected = x / input_scale(x, scale).unsqueeze(-1)
+        assert torch.equal(seen[-1], expected), exponent
