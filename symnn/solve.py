@@ -200,9 +200,11 @@ def newton(
     Raises
     ------
     NewtonError
-        If any system has not converged after ``max_iter`` iterations (or its residual
-        became NaN): the message names each failed system's batch index and its
-        residual, so a training loop stops with a clear error instead of a NaN loss.
+        If any system has not converged after ``max_iter`` iterations, or stopped early
+        because its residual became NaN or its Jacobian singular or not finite (the
+        other systems of the batch still solve): the message names each failed
+        system's batch index and its residual, so a training loop stops with a clear
+        error instead of a NaN loss.
 
     Examples
     --------
