@@ -90,6 +90,30 @@ def _jacobian(
     return summed.index_select(-2, color) * near.to(u.dtype)
 
 
+# From this size on, a CPU batch is factored one system per call (see _lu_factor).
+_LOOP_FROM = 128
+
+
+def _lu_factor(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``torch.linalg.lu_factor_ex`` of a batch ``(..., n, n)``: ``(LU, pivots, info)``, ``info > 0`` if singular.
+
+    Works around a CPU bug (torch 2.13 with MKL, two or more threads): a batched LU of
+    matrices of about 300 x 300 and more returns wrong factors for some systems (MKL
+    prints "Parameter 6 was incorrect on entry to DLASWP"; some pivots are left unset,
+    which ``lu_solve`` refuses, others look valid but are wrong).  A single matrix per
+    call is factored correctly, so on the CPU a batch of matrices of ``_LOOP_FROM`` rows
+    or more is factored one system per call: at that size the O(n³) factorization
+    dwarfs the per-call overhead.
+    """
+    n = matrix.shape[-1]
+    if matrix.device.type != "cpu" or matrix.ndim == 2 or n < _LOOP_FROM:
+        return torch.linalg.lu_factor_ex(matrix)
+    factors = [torch.linalg.lu_factor_ex(system) for system in matrix.reshape(-1, n, n)]
+    lu, pivots, info = (torch.stack(part) for part in zip(*factors, strict=True))
+    batch = matrix.shape[:-2]
+    return lu.reshape(matrix.shape), pivots.reshape(*batch, n), info.reshape(batch)
+
+
 def _max_abs(r: torch.Tensor) -> torch.Tensor:
     # NaN-propagating: amax ignores nothing, so a NaN residual stays NaN and never counts as converged
     return r.abs().amax(dim=-1)
@@ -270,8 +294,8 @@ def newton(
             stuck = stuck | (active & ~torch.isfinite(jac).flatten(-2).all(-1))
             active = active & ~stuck
             jac = torch.where(active[..., None, None], jac, identity)
-            step, info = torch.linalg.solve_ex(jac, -r.unsqueeze(-1))
-            step = step.squeeze(-1)
+            lu, pivots, info = _lu_factor(jac)
+            step = torch.linalg.lu_solve(lu, pivots, -r.unsqueeze(-1)).squeeze(-1)
             stuck = stuck | (active & ((info != 0) | ~torch.isfinite(step).all(-1)))
             active = active & ~stuck
             step = torch.where(active.unsqueeze(-1), step, torch.zeros_like(step))
@@ -310,5 +334,11 @@ def newton(
     if not needs_grad:
         return u
     with torch.no_grad():
-        lu = torch.linalg.lu_factor(_jacobian(residual, u, fixed, bandwidth))
-    return _ImplicitSolution.apply(residual, lu, u, *params)
+        lu, pivots, info = _lu_factor(_jacobian(residual, u, fixed, bandwidth))
+    if bool((info != 0).any()):
+        where = (info != 0).nonzero().tolist()
+        raise RuntimeError(
+            f"the Jacobian at the solution is singular for systems {[tuple(i) for i in where]}: "
+            "the implicit gradient does not exist there"
+        )
+    return _ImplicitSolution.apply(residual, (lu, pivots), u, *params)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import symnn
-from symnn.solve import NewtonError, newton
+from symnn.solve import NewtonError, _lu_factor, newton
 
 N = 15  # interior nodes of the test bar
 H = 1.0 / (N + 1)
@@ -167,6 +167,38 @@ def test_lapack_pivots_bug_a_nan_system_leaves_the_rest_of_the_batch_solving():
     assert info.value.index == [(1,)]
     good = newton(bar_residual(cubic), torch.zeros(2, N, dtype=torch.float64), (load[[0, 2]],), bandwidth=1)
     assert torch.isfinite(good).all()
+
+
+def test_mkl_batched_lu_bug_unset_pivots_on_two_threads_are_refactored():
+    # Regression: torch 2.13's CPU batched LU (MKL, 2 threads) returned wrong factors for
+    # some systems of a batch of 479 x 479 Jacobians, some with unset pivots that lu_solve
+    # refused ("Parameter 6 was incorrect on entry to DLASWP"): the elasticity data
+    # fixture failed on 2 threads.  Refactoring only the unset ones was not enough.
+    generator = torch.Generator().manual_seed(0)
+    n = 479
+    a = torch.randn(4, n, n, generator=generator, dtype=torch.float64) + 4 * n**0.5 * torch.eye(n)
+    b = torch.randn(4, n, generator=generator, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        lu, pivots, info = _lu_factor(a)
+        u = newton(
+            lambda u, b: (a @ u.unsqueeze(-1)).squeeze(-1) - b, torch.zeros(4, n, dtype=torch.float64), (b,)
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert (pivots >= 1).all() and (info == 0).all()
+    torch.testing.assert_close(
+        torch.linalg.lu_solve(lu, pivots, b.unsqueeze(-1)).squeeze(-1), torch.linalg.solve(a, b)
+    )
+    torch.testing.assert_close(u, torch.linalg.solve(a, b))
+
+
+def test_gradient_at_a_singular_solution_is_refused_by_name():
+    # u^2 = 0 converges to u = 0, where the Jacobian 2u is singular: no implicit gradient.
+    p = torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"singular for systems \[\(0,\)\]"):
+        newton(lambda u, p: u**2 - p, torch.zeros(1, 1, dtype=torch.float64), (p,))
 
 
 @pytest.mark.parametrize(
