@@ -45,9 +45,8 @@ is written straight into its ``(..., 3, 3)`` layout (inductor tiles that store: 
 the forward time of writing nine planar columns and transposing them), and ``∂L/∂v``
 is computed as contiguous columns and transposed once at the end (written at stride 3
 directly, the backward loop ran 3x slower).  Inductor fuses each pass into one
-vectorized loop.  A compiled
-backward is never differentiated (AOT autograd has no double backward), so it always
-takes the first-order form.
+vectorized loop.  A compiled backward is never differentiated (AOT autograd has no
+double backward), so it always takes the first-order form.
 """
 
 from __future__ import annotations

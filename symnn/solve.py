@@ -286,11 +286,10 @@ def newton(
                 break
             iterations += 1
             jac = _jacobian(residual, u, fixed, bandwidth)
-            # LAPACK must never see a NaN or inf: on a batch, MKL's LU can then return invalid
-            # pivots and abort every system ("Pivots given to lu_solve must all be greater or
-            # equal to 1").  A system whose Jacobian is not finite, or is singular, has no Newton
-            # step: it stops and is reported as failed; the others solve against the identity
-            # in its place, and the rows not stepping are zeroed by selection (NaN * 0 is NaN).
+            # LAPACK must never see a NaN or inf (its factors of such a matrix are undefined).
+            # A system whose Jacobian is not finite, or is singular, has no Newton step: it
+            # stops and is reported as failed; the others solve against the identity in its
+            # place, and the rows not stepping are zeroed by selection (NaN * 0 is NaN).
             stuck = stuck | (active & ~torch.isfinite(jac).flatten(-2).all(-1))
             active = active & ~stuck
             jac = torch.where(active[..., None, None], jac, identity)
