@@ -10,6 +10,8 @@ power of two.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = ["binary_exponent", "ldexp", "reciprocal_power_of_two"]
@@ -46,10 +48,6 @@ def _power_of_two(n: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return ((n + bias) << mantissa_bits).view(dtype)
 
 
-# The largest exponent of a normal power of two, per float type (the smallest is 1 - it).
-_NORMAL_EXPONENT = {torch.float16: 15, torch.bfloat16: 127, torch.float32: 127, torch.float64: 1023}
-
-
 def reciprocal_power_of_two(s: torch.Tensor) -> torch.Tensor:
     r""":math:`2^{-e}` for the binary exponent :math:`e` of ``s`` (:math:`|s| = m\,2^e`), clamped to normal powers.
 
@@ -70,7 +68,7 @@ def reciprocal_power_of_two(s: torch.Tensor) -> torch.Tensor:
     """
     s = s.detach()
     n = torch.where(torch.isfinite(s), -torch.frexp(s).exponent, 0)
-    largest = _NORMAL_EXPONENT[s.dtype]
+    largest = math.frexp(torch.finfo(s.dtype).max)[1] - 1  # of a normal power of two; the smallest is 1 - it
     built = s.dtype if s.dtype in _LAYOUT else torch.float32  # half types: built in float32, exact
     return _power_of_two(n.clamp(1 - largest, largest), built).to(s.dtype)
 

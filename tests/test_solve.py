@@ -158,9 +158,8 @@ def test_singular_jacobian_is_a_named_failure_not_a_lapack_error():
     assert info.value.index == [(0,)]
 
 
-def test_lapack_pivots_bug_a_nan_system_leaves_the_rest_of_the_batch_solving():
-    # Regression: a batched solve with a NaN Jacobian once aborted inside MKL ("Pivots given
-    # to lu_solve must all be greater or equal to 1").  The NaN system alone fails, by name.
+def test_a_nan_system_fails_by_name_and_leaves_the_rest_of_the_batch_solving():
+    # LAPACK never sees the NaN Jacobian: that system alone stops and is named.
     load = torch.tensor([[3.0, 0.5], [float("nan"), 0.0], [1.0, 0.0]], dtype=torch.float64)
     with pytest.raises(NewtonError) as info:
         newton(bar_residual(cubic), torch.zeros(3, N, dtype=torch.float64), (load,), bandwidth=1)
@@ -169,7 +168,7 @@ def test_lapack_pivots_bug_a_nan_system_leaves_the_rest_of_the_batch_solving():
     assert torch.isfinite(good).all()
 
 
-def test_mkl_batched_lu_bug_unset_pivots_on_two_threads_are_refactored():
+def test_mkl_batched_lu_bug_on_two_threads_factors_one_system_per_call():
     # Regression: torch 2.13's CPU batched LU (MKL, 2 threads) returned wrong factors for
     # some systems of a batch of 479 x 479 Jacobians, some with unset pivots that lu_solve
     # refused ("Parameter 6 was incorrect on entry to DLASWP"): the elasticity data
